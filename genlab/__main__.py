@@ -1,0 +1,3 @@
+from genlab.cli.main import main
+
+raise SystemExit(main())

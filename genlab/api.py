@@ -1,0 +1,225 @@
+"""The Python API: ``genlab.train(...)`` and ``genlab.load(DIR)``; the CLI is a thin layer on it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from genlab import __version__
+from genlab.config import (DataConfig, RunConfig, TrainConfig, apply_overrides, dataclass_defaults,
+                           from_dict, read_yaml, write_yaml)
+from genlab.data import load_dataset
+from genlab.data.dataset import DataSpec, Dataset
+from genlab.errors import CheckpointError, ConfigError
+from genlab.models import GenerativeModel, get_model_class
+from genlab.training import checkpoint as ckpt
+from genlab.training.device import resolve_device, seed_everything
+from genlab.training.trainer import Trainer, load_state_dict_strict, steps_for_epochs
+
+CONFIG_FILE = "config.yaml"
+
+
+def build_config(model: str, *, config: str | Path | None = None, overrides: Sequence[str] = (),
+                 **flags: Any) -> RunConfig:
+    """Layer defaults, the model's preset, a YAML file, flags and ``key=value`` overrides.
+
+    ``flags`` are TrainConfig or DataConfig fields (``steps=``, ``batch_size=``, ``data=`` for the
+    data set name, ...); None means "not given".
+    """
+    file = read_yaml(config) if config else {}
+    unknown = sorted(set(file) - {"model", "model_config", "data", "train", "genlab_version"})
+    if unknown:
+        raise ConfigError(f"unknown config section {unknown[0]!r} in {config}; "
+                          "known: model, model_config, data, train")
+    if file.get("model") not in (None, model):
+        raise ConfigError(f"config file {config} is for model {file['model']!r}, not {model!r}")
+    cls = get_model_class(model)
+    layers = {
+        "model_config": {**dataclass_defaults(cls.Config), **_section(file, "model_config", config)},
+        "data": {**dataclass_defaults(DataConfig), **_section(file, "data", config)},
+        "train": {**dataclass_defaults(TrainConfig), **cls.train_defaults, **_section(file, "train", config)},
+    }
+    data_keys = {"data": "name", "data_dir": "data_dir", "image_size": "image_size",
+                 "channels": "channels", "binarize": "binarize"}
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in data_keys:
+            layers["data"][data_keys[key]] = value
+        elif key in layers["train"]:
+            layers["train"][key] = value
+        else:
+            raise ConfigError(f"unknown option {key!r}")
+    if flags.get("epochs") is not None and flags.get("steps") is None:
+        layers["train"]["steps"] = None  # --epochs replaces the preset's step count
+    classes = {"model_config": cls.Config, "data": DataConfig, "train": TrainConfig}
+    apply_overrides(layers, list(overrides), classes)
+    return RunConfig(
+        model=model,
+        model_config=from_dict(cls.Config, layers["model_config"], section="model"),
+        data=from_dict(DataConfig, layers["data"], section="data"),
+        train=from_dict(TrainConfig, layers["train"], section="train"),
+    )
+
+
+def _section(file: dict, name: str, path: Any) -> dict:
+    value = file.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"section {name!r} of {path} must be a mapping")
+    return value
+
+
+def read_run_config(run_dir: str | Path) -> RunConfig:
+    path = Path(run_dir) / CONFIG_FILE
+    if not Path(run_dir).is_dir():
+        raise CheckpointError(f"run directory {run_dir} does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not a genlab run directory (no {CONFIG_FILE})")
+    raw = read_yaml(path)
+    if "model" not in raw:
+        raise CheckpointError(f"{path} names no model")
+    cls = get_model_class(raw["model"])
+    return RunConfig(
+        model=raw["model"],
+        model_config=from_dict(cls.Config, raw.get("model_config") or {}, section="model"),
+        data=from_dict(DataConfig, raw.get("data") or {}, section="data"),
+        train=from_dict(TrainConfig, raw.get("train") or {}, section="train"),
+    )
+
+
+def load_data(cfg: DataConfig) -> Dataset:
+    return load_dataset(cfg.name, data_dir=cfg.data_dir, image_size=cfg.image_size,
+                        channels=cfg.channels, binarize=cfg.binarize)
+
+
+def train(model: str | None = None, data: str | None = None, *, steps: int | None = None,
+          epochs: float | None = None, batch_size: int | None = None, seed: int | None = None,
+          device: str | None = None, out: str | Path | None = None, config: str | Path | None = None,
+          resume: str | Path | None = None, data_dir: str | None = None, image_size: int | None = None,
+          channels: int | None = None, binarize: bool | None = None, progress: bool | None = None,
+          overrides: Sequence[str] = (), **more: Any) -> GenerativeModel:
+    """Train ``model`` on ``data`` (or continue the run ``resume`` to ``steps``) and return it.
+
+    Keyword arguments beyond the named ones are TrainConfig fields (``log_every=...``) or
+    ``key=value`` strings in ``overrides``. The returned module carries ``run_dir``.
+    """
+    if resume is not None:
+        return _resume(Path(resume), model, steps, epochs, device, progress)
+    if model is None:
+        raise ConfigError("name a model to train")
+    cfg = build_config(model, config=config, overrides=overrides, data=data, steps=steps, epochs=epochs,
+                       batch_size=batch_size, seed=seed, device=device, data_dir=data_dir,
+                       image_size=image_size, channels=channels, binarize=binarize, progress=progress,
+                       **more)
+    dev = resolve_device(cfg.train.device)
+    dataset = load_data(cfg.data)
+    net = _build(cfg, dataset.spec())
+    target = _target_steps(cfg, dataset, net)
+    run_dir = _new_run_dir(out, cfg)
+    try:
+        write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
+        trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec()))
+        trainer.fit(target)
+    except BaseException:
+        if not any(run_dir.glob("checkpoints/step-*")):
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half-run
+        raise
+    net.run_dir = run_dir
+    return net
+
+
+def _resume(run_dir: Path, model: str | None, steps: int | None, epochs: float | None,
+            device: str | None, progress: bool | None) -> GenerativeModel:
+    cfg = read_run_config(run_dir)
+    if model is not None and model != cfg.model:
+        raise CheckpointError(f"{run_dir} is a run of model {cfg.model!r}, not {model!r}")
+    checkpoint = ckpt.find_checkpoint(run_dir)
+    if checkpoint.meta.get("model") != cfg.model:
+        raise CheckpointError(f"checkpoint in {run_dir} is of model {checkpoint.meta.get('model')!r}, "
+                              f"but its config says {cfg.model!r}")
+    if steps is not None and steps < 0:
+        raise ConfigError(f"steps must be >= 0, got {steps}")
+    if device is not None:
+        cfg.train.device = device
+    if progress is not None:
+        cfg.train.progress = progress
+    dev = resolve_device(cfg.train.device)
+    dataset = load_data(cfg.data)
+    net = _build(cfg, dataset.spec())
+    if epochs is not None:
+        cfg.train.steps, cfg.train.epochs = None, epochs
+    elif steps is not None:
+        cfg.train.steps = steps
+    target = _target_steps(cfg, dataset, net)
+    trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec()))
+    trainer.restore(checkpoint)
+    if target < checkpoint.step:
+        raise ConfigError(f"the run is already at step {checkpoint.step}; ask for more steps than that")
+    write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
+    trainer.fit(target)
+    net.run_dir = run_dir
+    return net
+
+
+def _build(cfg: RunConfig, spec: DataSpec) -> GenerativeModel:
+    seed_everything(cfg.train.seed)  # the same initial weights for the same seed
+    return get_model_class(cfg.model)(cfg.model_config, spec)
+
+
+def _target_steps(cfg: RunConfig, data: Dataset, net: GenerativeModel) -> int:
+    t = cfg.train
+    if t.steps is not None:
+        return t.steps
+    if t.epochs is not None:
+        return steps_for_epochs(t.epochs, data, t.batch_size, net.batches_per_step)
+    raise ConfigError("give --steps or --epochs")
+
+
+def _meta(cfg: RunConfig, spec: DataSpec) -> dict:
+    return {"model": cfg.model, "genlab_version": __version__, "data_spec": spec.to_dict(),
+            "data": cfg.data.name}
+
+
+def _new_run_dir(out: str | Path | None, cfg: RunConfig) -> Path:
+    if out is not None:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise ConfigError(f"output directory {path} already exists and is not empty; "
+                              f"continue it with --resume {path} or choose another --out")
+    else:
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(cfg.data.name).name or "data")
+        base = Path("runs") / f"{cfg.model}-{stem}"
+        path, i = base, 1
+        while path.exists():
+            i += 1
+            path = base.with_name(f"{base.name}-{i}")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load(run_dir: str | Path, device: str = "cpu") -> GenerativeModel:
+    """The trained model of a run directory (newest checkpoint), in eval mode on ``device``.
+
+    Its ``state_dict()`` holds every network's weights; ``model.run_config`` is the run's config.
+    """
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    checkpoint = ckpt.find_checkpoint(run_dir)
+    if checkpoint.meta.get("model") != cfg.model:
+        raise CheckpointError(f"checkpoint in {run_dir} is of model {checkpoint.meta.get('model')!r}, "
+                              f"but its config says {cfg.model!r}")
+    try:
+        spec = DataSpec.from_dict(checkpoint.meta["data_spec"])
+    except (KeyError, TypeError):
+        raise CheckpointError(f"checkpoint {checkpoint.path} has no valid data spec") from None
+    net = get_model_class(cfg.model)(cfg.model_config, spec)
+    load_state_dict_strict(net, ckpt.load_weights(checkpoint), checkpoint.path)
+    net.to(resolve_device(device)).eval()
+    net.run_dir = run_dir
+    net.run_config = cfg
+    net.step = checkpoint.step
+    return net

@@ -1,0 +1,279 @@
+"""The ``genlab`` command: train, sample, interpolate, eval.
+
+Every user-fixable problem ends as one ``error: ...`` line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from genlab.errors import GenlabError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as every other bad input
+        sys.stderr.write(f"error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {v}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from genlab.models import MODELS
+
+    p = _Parser(prog="genlab", description="Train, sample, evaluate and understand deep generative models.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model (or --resume a run)")
+    t.add_argument("model", nargs="?", help=f"one of: {', '.join(sorted(MODELS))}")
+    t.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides, e.g. latent_dim=20 or train.log_every=50")
+    t.add_argument("--data", help="data set name, image folder, or N x 2 .npy/.csv file")
+    t.add_argument("--data-dir", help="where the data set's files are")
+    t.add_argument("--steps", type=_nonneg_int, help="train to this many steps")
+    t.add_argument("--epochs", type=_positive_float, help="train for this many passes over the data")
+    t.add_argument("--batch-size", type=_positive_int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    t.add_argument("--out", help="run directory (default runs/MODEL-DATA)")
+    t.add_argument("--config", help="YAML config file (a run's config.yaml works)")
+    t.add_argument("--resume", metavar="DIR", help="continue this run to --steps")
+    t.add_argument("--image-size", type=_positive_int)
+    t.add_argument("--channels", type=int, choices=(1, 3))
+    t.add_argument("--binarize", action="store_true", default=None,
+                   help="dynamic binarisation of the training images; fixed binarised test set")
+    t.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+
+    s = sub.add_parser("sample", help="draw samples from a trained run")
+    s.add_argument("run_dir")
+    s.add_argument("--n", type=_positive_int, default=64)
+    s.add_argument("--out", required=True, help="PNG grid (or .pt / .npy for the raw tensor)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu")
+
+    i = sub.add_parser("interpolate", help="decode paths between latent codes")
+    i.add_argument("run_dir")
+    i.add_argument("--out", required=True, help="PNG grid, one path per row")
+    i.add_argument("--pairs", type=_positive_int, default=8)
+    i.add_argument("--steps", type=_positive_int, default=10)
+    i.add_argument("--method", choices=("lerp", "slerp"), default="slerp")
+    i.add_argument("--from-prior", action="store_true", help="endpoints drawn from p(z), not test images")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--device", default="cpu")
+
+    e = sub.add_parser("eval", help="test-set metrics of a trained run")
+    e.add_argument("run_dir")
+    e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    e.add_argument("--k", type=_positive_int, default=1000, help="importance samples for the NLL")
+    e.add_argument("--max-examples", type=_positive_int, help="evaluate on the first N test examples")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="cpu")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        overrides = [a for a in extra if "=" in a and not a.startswith("-")]
+        rest = [a for a in extra if a not in overrides]
+        if rest or (overrides and args.command != "train"):
+            parser.error(f"unrecognized arguments: {' '.join(rest or overrides)}")
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2), already printed
+        return int(e.code or 0)
+    if args.command == "train":
+        args.overrides = list(args.overrides) + overrides
+    try:
+        return COMMANDS[args.command](args)
+    except GenlabError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except OSError as e:  # unwritable output, disk full, ...
+        sys.stderr.write(f"error: {e.strerror or e} ({e.filename})\n" if e.filename else f"error: {e}\n")
+        return 2
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import genlab
+
+    if args.resume is None and args.model is None:
+        raise GenlabError("name a model to train, e.g. 'genlab train vae --data digits'")
+    if args.model and "=" in args.model:  # `genlab train --resume D key=value`
+        args.overrides.insert(0, args.model)
+        args.model = None
+    if args.resume is not None:
+        given = [k for k in ("data", "data_dir", "batch_size", "seed", "config", "out", "image_size",
+                             "channels", "binarize") if getattr(args, k) is not None]
+        if given or args.overrides:
+            raise GenlabError("--resume continues a run with its saved config; only --steps, --epochs, "
+                              f"--device may change (got {', '.join(given + args.overrides)})")
+    model = genlab.train(
+        args.model, args.data, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
+        seed=args.seed, device=args.device, out=args.out, config=args.config, resume=args.resume,
+        data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
+        binarize=args.binarize, progress=args.progress, overrides=args.overrides)
+    run_dir = Path(model.run_dir)
+    samples = sorted((run_dir / "samples").glob("*.png"))
+    print(f"trained {model.name} to step {_latest_step(run_dir)}; run directory: {run_dir}")
+    for path in _newest_per_kind(samples):
+        print(f"  {path}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    import genlab
+
+    model = genlab.load(args.run_dir, device=args.device)
+    if not hasattr(model, "sample"):
+        raise GenlabError(f"model {model.name!r} has no prior to sample from; "
+                          "try 'genlab interpolate' to look at its latent space")
+    out = Path(args.out)
+    x = model.sample(args.n, generator=torch.Generator().manual_seed(args.seed))
+    _write_output(x, out, model)
+    print(out)
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    import torch
+
+    import genlab
+    from genlab.api import load_data
+    from genlab.images import save_grid, upscale_for_display
+    from genlab.latent import interpolate
+
+    model = genlab.load(args.run_dir, device=args.device)
+    if model.spec.kind != "image":
+        raise GenlabError("interpolate draws image grids; this run's data are points")
+    if args.steps < 2:
+        raise GenlabError("--steps must be at least 2")
+    g = torch.Generator().manual_seed(args.seed)
+    if args.from_prior:
+        if not hasattr(model, "sample"):
+            raise GenlabError(f"model {model.name!r} has no prior; drop --from-prior")
+        z0, z1 = torch.randn(2, args.pairs, model.config.latent_dim, generator=g).to(model.device)
+        ends = None
+    else:
+        data = load_data(model.run_config.data)
+        idx = torch.randperm(data.test.shape[0], generator=g)[:2 * args.pairs]
+        x = data.test[idx].to(model.device)
+        pairs = x.shape[0] // 2
+        if pairs == 0:
+            raise GenlabError("the test set needs at least 2 images to interpolate between")
+        z = _encode_mean(model, x[:2 * pairs])
+        z0, z1 = z[:pairs], z[pairs:]
+        ends = (x[:pairs], x[pairs:2 * pairs])
+    with torch.no_grad():
+        path = interpolate(z0, z1, args.steps, args.method)  # (P, T, M)
+        frames = model.decode(path)  # (P, T, C, H, W)
+    if ends is not None:  # originals at both ends of each row
+        frames = torch.cat([ends[0].unsqueeze(1), frames, ends[1].unsqueeze(1)], dim=1)
+    grid = frames.flatten(0, 1)
+    out = Path(args.out)
+    _check_out(out)
+    save_grid(grid, out, nrow=frames.shape[1], scale=upscale_for_display(grid))
+    print(out)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import genlab
+    from genlab.api import load_data
+
+    model = genlab.load(args.run_dir, device=args.device)
+    data = load_data(model.run_config.data)
+    results = model.evaluate(data, k=args.k, max_examples=args.max_examples, seed=args.seed,
+                             progress=sys.stderr.isatty())
+    results = {"model": model.name, "data": model.run_config.data.name, "step": model.step, **results}
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for k, v in results.items():
+            print(f"{k:>14}: {v:.4f}" if isinstance(v, float) else f"{k:>14}: {v}")
+    return 0
+
+
+def _encode_mean(model, x):
+    import torch
+
+    with torch.no_grad():
+        z = model.encode(x)
+    return z[0] if isinstance(z, tuple) else z
+
+
+def _check_out(out: Path) -> None:
+    if not out.parent.exists():
+        raise GenlabError(f"cannot write {out}: directory {out.parent} does not exist")
+
+
+def _write_output(x, out: Path, model) -> None:
+    import numpy as np
+    import torch
+
+    from genlab.images import save_grid, save_points, upscale_for_display
+
+    _check_out(out)
+    if out.suffix == ".pt":
+        torch.save(x.cpu(), out)
+    elif out.suffix == ".npy":
+        np.save(out, x.cpu().numpy())
+    elif model.spec.kind == "image":
+        save_grid(x, out, scale=upscale_for_display(x))
+    else:
+        save_points(x, out)
+
+
+def _latest_step(run_dir: Path) -> int:
+    from genlab.training.checkpoint import find_checkpoint
+
+    return find_checkpoint(run_dir).step
+
+
+def _newest_per_kind(paths: list[Path]) -> list[Path]:
+    newest: dict[str, Path] = {}
+    for p in paths:
+        newest[p.name.split("-step")[0]] = p
+    return sorted(newest.values())
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "eval": cmd_eval}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

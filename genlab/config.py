@@ -1,0 +1,251 @@
+"""Typed configs: dataclasses that reject unknown keys, read from YAML and ``key=value`` overrides.
+
+A run's config has four sections, saved as ``config.yaml`` in the run directory::
+
+    model: vae             # registry name
+    model_config: {...}    # the model's own dataclass (e.g. VAEConfig)
+    data: {...}            # DataConfig
+    train: {...}           # TrainConfig
+
+Precedence, lowest first: dataclass defaults, the model's training preset, ``--config FILE``,
+command-line flags, ``key=value`` overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genlab.errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    """What the trainer owns: the loop, device, seeds, logging, sampling and checkpoints."""
+
+    steps: int | None = None  # model steps (one generator step for a GAN); None: the model's preset
+    epochs: float | None = None  # alternative to steps: passes over the training set
+    batch_size: int = 128
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    log_every: int = 100  # steps between metric lines (one host sync each)
+    sample_every: int = 1000  # steps between sample grids; 0 = only at the end
+    checkpoint_every: int = 1000  # steps between checkpoints; the last step is always saved
+    keep_checkpoints: int = 2
+    progress: bool = True  # tqdm progress bar on stderr
+    tensorboard: bool = True
+
+    def validate(self) -> None:
+        if self.steps is not None and self.steps < 0:
+            raise ConfigError(f"steps must be >= 0, got {self.steps}")
+        if self.epochs is not None and not self.epochs > 0:
+            raise ConfigError(f"epochs must be > 0, got {self.epochs}")
+        positive = ("batch_size", "log_every", "keep_checkpoints")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("sample_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
+            raise ConfigError(f"unknown device {self.device!r}; use auto, cpu, cuda, cuda:N or mps")
+
+
+@dataclass
+class DataConfig:
+    """Which data set and how to prepare it (see genlab.data.load_dataset)."""
+
+    name: str = "digits"
+    data_dir: str | None = None
+    image_size: int | None = None
+    channels: int | None = None
+    binarize: bool = False
+
+    def validate(self) -> None:
+        if self.image_size is not None and self.image_size <= 0:
+            raise ConfigError(f"image_size must be > 0, got {self.image_size}")
+        if self.channels is not None and self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
+
+
+@dataclass
+class RunConfig:
+    model: str
+    model_config: Any  # the model's Config dataclass instance
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "model_config": to_dict(self.model_config),
+            "data": to_dict(self.data),
+            "train": to_dict(self.train),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# dataclass <-> dict
+
+
+def to_dict(obj: Any) -> dict:
+    """A dataclass as a plain dict of YAML-friendly values (tuples become lists)."""
+    out = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def from_dict(cls: type, values: dict, *, section: str) -> Any:
+    """Build dataclass ``cls`` from ``values``; unknown keys and ill-typed values are errors."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section '{section}' must be a mapping, got {type(values).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {section}.{unknown[0]}; known keys: {', '.join(sorted(known))}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
+    obj = cls(**kwargs)
+    if hasattr(obj, "validate"):
+        obj.validate()
+    return obj
+
+
+def coerce(value: Any, hint: Any, key: str) -> Any:
+    """Convert ``value`` (from YAML or a command-line string) to the annotated type ``hint``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return coerce(value, a, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        inner = args[0] if args else str
+        return tuple(coerce(v, inner, key) for v in value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "no", "0", "off"):
+            return False
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(str(value).replace("_", ""))
+        except ValueError:
+            raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a number, got {value!r}") from None
+        if v != v:
+            raise ConfigError(f"{key} must be a number, got NaN")
+        return v
+    if hint is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML files and key=value overrides
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path} is not valid YAML ({str(e).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def write_yaml(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    tmp.replace(path)
+
+
+SECTIONS = ("model_config", "data", "train")
+_SECTION_ALIASES = {"model": "model_config", "model_config": "model_config", "data": "data", "train": "train"}
+
+
+def apply_overrides(layers: dict[str, dict], overrides: list[str], classes: dict[str, type]) -> None:
+    """Apply ``key=value`` strings to the section dicts in ``layers`` (in place).
+
+    ``section.key=value`` names the section (model, data or train); a bare ``key=value`` is
+    looked up in the model config, then train, then data, and must name exactly one key.
+    """
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key, value = item.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if "." in key:
+            section, name = key.split(".", 1)
+            if section not in _SECTION_ALIASES:
+                raise ConfigError(f"unknown config section {section!r} in {item!r}; use model., data. or train.")
+            section = _SECTION_ALIASES[section]
+            if name not in {f.name for f in fields(classes[section])}:
+                known = ", ".join(sorted(f.name for f in fields(classes[section])))
+                raise ConfigError(f"unknown config key {key}; known keys of {section}: {known}")
+        else:
+            name = key
+            hits = [s for s in SECTIONS if name in {f.name for f in fields(classes[s])}]
+            if not hits:
+                known = ", ".join(sorted(f.name for f in fields(classes["model_config"])))
+                raise ConfigError(f"unknown config key {name!r}; model keys: {known} (or use train.KEY / data.KEY)")
+            if len(hits) > 1:
+                raise ConfigError(f"config key {name!r} is ambiguous ({', '.join(hits)}); write SECTION.{name}=...")
+            section = hits[0]
+        layers[section][name] = yaml.safe_load(value) if value.strip() else value
+        if isinstance(layers[section][name], (dict,)):
+            raise ConfigError(f"override {item!r}: value must be a scalar or a list")
+
+
+def dataclass_defaults(cls: type) -> dict:
+    return to_dict(cls())
+
+
+def replace(obj: Any, **changes: Any) -> Any:
+    return dataclasses.replace(obj, **changes)

@@ -1,0 +1,76 @@
+"""The in-memory data set every model trains on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data set held in memory as tensors, split into train and test.
+
+    Value ranges (documented contract, relied on by every model):
+      - ``kind == "image"``: float32 of shape (N, C, H, W) with values in [0, 1].
+      - ``kind == "points"``: float32 of shape (N, D) (D = 2 for the 2-D sets), raw coordinates.
+
+    With ``binarize`` set, ``train`` still holds grey levels in [0, 1] (the batch loader draws a
+    fresh Bernoulli sample of every pixel each time it is seen) while ``test`` is one fixed
+    binarised draw, so test numbers are comparable between runs (the IWAE protocol).
+    """
+
+    name: str
+    kind: str  # "image" | "points"
+    train: torch.Tensor
+    test: torch.Tensor
+    train_labels: torch.Tensor | None = None  # int64 (N,)
+    test_labels: torch.Tensor | None = None
+    num_classes: int | None = None
+    binarize: bool = False
+    modes: torch.Tensor | None = None  # (M, D) known mixture centres of a 2-D set, else None
+    mode_std: float | None = None  # std of each mixture component, when known
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one example: (C, H, W) for images, (D,) for points."""
+        return tuple(self.train.shape[1:])
+
+    @property
+    def dim(self) -> int:
+        """Number of values in one example."""
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def spec(self) -> "DataSpec":
+        return DataSpec(
+            kind=self.kind, shape=self.shape, num_classes=self.num_classes, binarize=self.binarize
+        )
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about its data to be built (saved with every checkpoint)."""
+
+    kind: str  # "image" | "points"
+    shape: tuple[int, ...]  # one example: (C, H, W) or (D,)
+    num_classes: int | None = None
+    binarize: bool = False
+
+    @property
+    def dim(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "shape": list(self.shape), "num_classes": self.num_classes,
+                "binarize": self.binarize}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataSpec":
+        return cls(kind=d["kind"], shape=tuple(d["shape"]), num_classes=d.get("num_classes"),
+                   binarize=bool(d.get("binarize", False)))

@@ -1,0 +1,151 @@
+"""A directory of images, of any format, mode and size, decoded to square uint8 arrays.
+
+Decoding is the slow part, so the decoded array is cached under ``<cache>/folders/`` keyed by the
+directory, its files (names, sizes, modification times) and the requested size and channels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from genlab.data.locate import cache_root
+from genlab.errors import DataError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
+_CACHE_VERSION = "1"  # bump when decoding changes, to invalidate old caches
+
+
+def list_images(root: Path) -> list[Path]:
+    """Image files under ``root`` (recursive), sorted by relative path."""
+    files = [p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file()]
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def load_folder(root: Path, image_size: int, channels: int) -> np.ndarray:
+    """Every readable image under ``root`` as uint8 (N, channels, image_size, image_size).
+
+    Unreadable files are skipped with one warning line on stderr; none readable raises DataError.
+    """
+    if not root.is_dir():
+        raise DataError(f"image directory {root} does not exist: check the path")
+    files = list_images(root)
+    if not files:
+        raise DataError(f"no images ({', '.join(EXTENSIONS)}) found under {root}: point at a folder of images")
+    cache = _cache_path(root, files, image_size, channels)
+    images = _read_cache(cache, len(files), image_size, channels)
+    if images is None:
+        images = _decode_all(files, image_size, channels)
+        if len(images) == 0:
+            raise DataError(f"none of the {len(files)} image files under {root} could be read: they are corrupt or not images")
+        _write_cache(cache, images)
+    skipped = len(files) - len(images)
+    if skipped:
+        print(f"warning: skipped {skipped} unreadable images of {len(files)} in {root}", file=sys.stderr)
+    return images
+
+
+def _decode_all(files: list[Path], image_size: int, channels: int) -> np.ndarray:
+    """Decode in threads (Pillow releases the GIL); keep file order, drop failures."""
+    if len(files) > 2000:
+        print(f"decoding {len(files)} images (cached for next time)", file=sys.stderr)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(lambda p: _try_decode(p, image_size, channels), files))
+    kept = [r for r in results if r is not None]
+    if not kept:
+        return np.zeros((0, channels, image_size, image_size), dtype=np.uint8)
+    return np.stack(kept)
+
+
+def _try_decode(path: Path, image_size: int, channels: int) -> np.ndarray | None:
+    """decode_image, or None when the file cannot be read (any reason: never crash on one file)."""
+    try:
+        return decode_image(path, image_size, channels)
+    except Exception:
+        return None
+
+
+def decode_image(path: Path, image_size: int, channels: int) -> np.ndarray:
+    """One image (first frame) as uint8 (channels, image_size, image_size).
+
+    The shorter side is resized to ``image_size`` (Lanczos) and the centre cropped; transparency
+    is composited on white; 16-bit and float images are scaled to 8 bits.
+    """
+    mode = "RGB" if channels == 3 else "L"
+    with Image.open(path) as img:
+        img.draft(mode, (image_size, image_size))  # JPEG: decode at a reduced scale, >= the size asked
+        img = _to_mode(img, mode)
+        img = ImageOps.fit(img, (image_size, image_size), method=Image.Resampling.LANCZOS)
+        arr = np.asarray(img, dtype=np.uint8)
+    return arr[None] if channels == 1 else np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def _to_mode(img: Image.Image, mode: str) -> Image.Image:
+    """Convert any Pillow mode to 8-bit ``mode`` ("RGB" or "L")."""
+    if img.mode.startswith(("I", "F")):  # 16/32-bit integer or float grey levels
+        img = Image.fromarray(_to_uint8(np.asarray(img), img.mode), "L")
+    if img.mode == "P" or img.mode.endswith(("A", "a")):
+        img = img.convert("RGBA")
+    if img.mode == "RGBA":
+        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, img)
+    return img.convert(mode)
+
+
+def _to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
+    """Scale high-bit-depth grey levels to 0..255.
+
+    "I;16*" is 16-bit (/257); "I" (32-bit) is taken as 16-bit when it goes above 255; "F" in
+    [0, 1] is scaled by 255, otherwise clipped.
+    """
+    arr = arr.astype(np.float64)
+    top = arr.max() if arr.size else 0.0
+    if mode.startswith("I;16") or (mode == "I" and top > 255):
+        arr = arr / 257.0
+    elif mode == "F" and top <= 1.0:
+        arr = arr * 255.0
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+
+def _cache_path(root: Path, files: list[Path], image_size: int, channels: int) -> Path:
+    """Cache file named by a hash of the directory, its files and the decoding settings."""
+    digest = hashlib.sha256()
+    digest.update(f"{_CACHE_VERSION}\0{root.resolve()}\0{image_size}\0{channels}\0".encode())
+    for path in files:
+        st = path.stat()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return cache_root() / "folders" / f"{digest.hexdigest()[:32]}.npy"
+
+
+def _read_cache(path: Path, max_n: int, image_size: int, channels: int) -> np.ndarray | None:
+    """The cached array if present and plausible, else None."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception:
+        return None
+    ok = arr.dtype == np.uint8 and arr.ndim == 4 and arr.shape[1:] == (channels, image_size, image_size)
+    return arr if ok and 0 < len(arr) <= max_n else None
+
+
+def _write_cache(path: Path, images: np.ndarray) -> None:
+    """Write the cache atomically (temp file + os.replace); an unwritable cache is not an error."""
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, images, allow_pickle=False)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        print(f"warning: cannot cache decoded images in {path.parent} ({exc})", file=sys.stderr)
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

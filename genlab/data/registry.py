@@ -1,0 +1,155 @@
+"""``load_dataset``: a registered name or a path -> :class:`Dataset`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab.data import cifar, digits, download as dl, folder, idx, points
+from genlab.data.dataset import Dataset
+from genlab.data.locate import locate
+from genlab.data import transforms as T
+from genlab.errors import DataError
+
+IMAGE_SETS = ("digits", "mnist", "fashion-mnist", "cifar10")
+POINT_SETS = ("ring8", "grid25", "spiral")
+DATASETS = IMAGE_SETS + POINT_SETS
+POINT_SUFFIXES = (".npy", ".csv")
+DEFAULT_IMAGE_SIZE, DEFAULT_CHANNELS = 64, 3  # for image folders
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    binarize: bool = False,
+    download: bool = True,
+    modes: int | None = None,
+) -> Dataset:
+    """Load a data set into memory.
+
+    ``name`` is one of :data:`DATASETS`, a directory of images, or a ``.npy``/``.csv`` file of
+    N x 2 points. Images come back as float32 (N, C, H, W) in [0, 1], points as float32 (N, 2).
+    ``image_size``/``channels`` resize/convert images; ``binarize`` replaces the image test set by
+    one fixed Bernoulli draw; ``modes`` sets the number of centres of ring8/grid25.
+    Every user-fixable problem raises :class:`~genlab.errors.DataError`.
+    """
+    _check_image_args(image_size, channels)
+    key = name.strip().lower().replace("_", "-")
+    if key in POINT_SETS:
+        return _points(_toy(key, modes), binarize, image_size, channels)
+    if key in IMAGE_SETS:
+        if modes is not None:
+            raise DataError(f"--modes applies to the 2-D sets ring8 and grid25, not to {key}")
+        ds = _NAMED_IMAGES[key](data_dir=data_dir, download=download)
+        return _finish_images(ds, image_size, channels, binarize)
+    return _from_path(name, image_size, channels, binarize, modes)
+
+
+def _check_image_args(image_size: int | None, channels: int | None) -> None:
+    if image_size is not None and (not isinstance(image_size, int) or image_size < 1):
+        raise DataError(f"image size must be a positive whole number of pixels, got {image_size!r}")
+    if channels is not None and channels not in (1, 3):
+        raise DataError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
+
+
+def _from_path(name: str, image_size: int | None, channels: int | None, binarize: bool, modes: int | None) -> Dataset:
+    """A directory -> image folder; a .npy/.csv file -> points; anything else -> DataError."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if modes is not None:
+            raise DataError("--modes applies to the 2-D sets ring8 and grid25, not to an image folder")
+        size, chans = image_size or DEFAULT_IMAGE_SIZE, channels or DEFAULT_CHANNELS
+        images = folder.load_folder(path, size, chans)
+        train, test = _split(len(images))
+        ds = Dataset(name=str(path), kind="image", train=T.to_float(images[train]), test=T.to_float(images[test]))
+        return _finish_images(ds, None, None, binarize)
+    if path.suffix.lower() in POINT_SUFFIXES:
+        # ``modes`` is not used here: mixture centres of a point file are fitted elsewhere.
+        data = points.read_point_file(path)
+        train, test = _split(len(data))
+        return _points(Dataset(name=str(path), kind="points", train=_t(data[train]), test=_t(data[test])), binarize, image_size, channels)
+    if path.exists():
+        raise DataError(f"{path} is neither a directory of images nor a .npy/.csv point file")
+    raise DataError(
+        f"unknown data set {name!r}: use one of {', '.join(DATASETS)}, a directory of images, "
+        f"or a .npy/.csv file of N x 2 points"
+    )
+
+
+def _split(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """90/10 seeded split; a single item is both the train and the test set."""
+    if n == 1:
+        return np.array([0]), np.array([0])
+    return T.split_indices(n, T.ten_percent(n), seed=0)
+
+
+def _t(arr: np.ndarray) -> torch.Tensor:
+    """float32 contiguous tensor of the same values."""
+    return T.to_float(arr, scale=1.0)
+
+
+def _toy(key: str, modes: int | None) -> Dataset:
+    train, test, centres, std = points.toy_set(key, modes)
+    return Dataset(
+        name=key, kind="points", train=_t(train), test=_t(test),
+        modes=None if centres is None else _t(centres), mode_std=std,
+    )
+
+
+def _points(ds: Dataset, binarize: bool, image_size: int | None, channels: int | None) -> Dataset:
+    if binarize:
+        raise DataError(f"--binarize applies to image data sets, not to the points of {ds.name}")
+    if image_size is not None or channels is not None:
+        raise DataError(f"image size and channels apply to image data sets, not to the points of {ds.name}")
+    return ds
+
+
+def _finish_images(ds: Dataset, image_size: int | None, channels: int | None, binarize: bool) -> Dataset:
+    """Apply the requested size, channels and test-set binarisation."""
+    train, test = ds.train, ds.test
+    if channels is not None:
+        train, test = T.convert_channels(train, channels), T.convert_channels(test, channels)
+    if image_size is not None:
+        train, test = T.resize(train, image_size), T.resize(test, image_size)
+    if binarize:
+        test = T.binarize(test, seed=0)
+    return replace(ds, train=train.contiguous(), test=test.contiguous(), binarize=binarize)
+
+
+def _labelled(name: str, arrays: tuple[np.ndarray, ...], scale: float) -> Dataset:
+    train_x, train_y, test_x, test_y = arrays
+    return Dataset(
+        name=name, kind="image",
+        train=T.to_float(train_x, scale), test=T.to_float(test_x, scale),
+        train_labels=T.to_labels(train_y), test_labels=T.to_labels(test_y), num_classes=10,
+    )
+
+
+def _load_digits(*, data_dir: str | None, download: bool) -> Dataset:
+    return _labelled("digits", digits.load(), scale=1.0)
+
+
+def _load_idx(name: str, *, data_dir: str | None, download: bool) -> Dataset:
+    root = locate(name, missing=idx.missing_files, fetch=partial(dl.fetch, name), data_dir=data_dir, download=download)
+    train_x, train_y, test_x, test_y = idx.load_idx_set(root)
+    return _labelled(name, (train_x[:, None], train_y, test_x[:, None], test_y), scale=255.0)
+
+
+def _load_cifar10(*, data_dir: str | None, download: bool) -> Dataset:
+    root = locate("cifar10", missing=cifar.missing_files, fetch=partial(dl.fetch, "cifar10"), data_dir=data_dir, download=download)
+    return _labelled("cifar10", cifar.load_cifar10(root), scale=255.0)
+
+
+_NAMED_IMAGES = {
+    "digits": _load_digits,
+    "mnist": partial(_load_idx, "mnist"),
+    "fashion-mnist": partial(_load_idx, "fashion-mnist"),
+    "cifar10": _load_cifar10,
+}

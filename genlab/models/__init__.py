@@ -1,0 +1,23 @@
+"""Model registry: a new model is one file plus one entry here."""
+
+from __future__ import annotations
+
+from genlab.errors import ConfigError
+from genlab.models.ae import AE
+from genlab.models.base import GenerativeModel, StepOutput
+from genlab.models.vae import VAE
+
+MODELS: dict[str, type[GenerativeModel]] = {
+    AE.name: AE,
+    VAE.name: VAE,
+}
+
+
+def get_model_class(name: str) -> type[GenerativeModel]:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
+
+
+__all__ = ["MODELS", "GenerativeModel", "StepOutput", "get_model_class"]

@@ -1,0 +1,204 @@
+"""Variational auto-encoder (Kingma & Welling 2013, https://arxiv.org/abs/1312.6114;
+Rezende et al. 2014, https://arxiv.org/abs/1401.4082).
+
+q(z|x) = N(mu(x), diag sigma^2(x)), p(z) = N(0, I), p(x|z) Bernoulli or Gaussian.
+Trained by maximising ELBO = E_q[log p(x|z)] - beta_t KL(q(z|x) || p(z)), with the
+reparameterisation z = mu + sigma * eps and a linear KL warm-up beta_t = beta * min(1, t / T).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from genlab.data.dataset import DataSpec, Dataset
+from genlab.data.loader import Batch
+from genlab.errors import ConfigError
+from genlab.metrics.likelihood import importance_log_likelihood
+from genlab.models import losses
+from genlab.models.base import GenerativeModel, StepOutput, fixed_normal
+from genlab.models.nets import ConvDecoder, ConvEncoder, mlp
+
+
+@dataclass
+class VAEConfig:
+    net: str = "mlp"  # mlp | conv
+    hidden: tuple[int, ...] = (300, 300)  # MLP widths (encoder; the decoder mirrors them)
+    width: int = 32  # conv: channels of the first layer, doubled at each halving
+    latent_dim: int = 40
+    likelihood: str = "bernoulli"  # bernoulli | gaussian
+    sigma: float = 0.1  # gaussian decoder: fixed std, or the initial one with learn_sigma
+    learn_sigma: bool = False  # gaussian decoder: learn one std per pixel
+    beta: float = 1.0  # weight of the KL term (beta-VAE, Higgins et al. 2017)
+    warmup_steps: int = 10_000  # KL warm-up: beta grows linearly from 0 over this many steps
+    lr: float = 1e-3
+    lr_decay: float = 0.5  # lr multiplied by this every lr_decay_every steps (1 = constant)
+    lr_decay_every: int = 45_000
+
+    def validate(self) -> None:
+        if self.net not in ("mlp", "conv"):
+            raise ConfigError(f"net must be mlp or conv, got {self.net!r}")
+        if self.likelihood not in ("bernoulli", "gaussian"):
+            raise ConfigError(f"likelihood must be bernoulli or gaussian, got {self.likelihood!r}")
+        if self.latent_dim <= 0:
+            raise ConfigError(f"latent_dim must be > 0, got {self.latent_dim}")
+        if any(h <= 0 for h in self.hidden) or self.width <= 0:
+            raise ConfigError("hidden widths and width must be > 0")
+        if not self.sigma > 0:
+            raise ConfigError(f"sigma must be > 0, got {self.sigma}")
+        if self.beta < 0 or self.warmup_steps < 0:
+            raise ConfigError("beta and warmup_steps must be >= 0")
+        if not self.lr > 0 or not 0 < self.lr_decay <= 1 or self.lr_decay_every <= 0:
+            raise ConfigError("need lr > 0, 0 < lr_decay <= 1 and lr_decay_every > 0")
+
+
+class VAE(GenerativeModel):
+    name = "vae"
+    Config = VAEConfig
+    # The benchmark recipe (784-300-300-40, Bernoulli, dynamically binarised Fashion-MNIST):
+    # see benchmarks/vae_fmnist.
+    train_defaults = {"batch_size": 100, "steps": 180_000, "log_every": 500,
+                      "sample_every": 10_000, "checkpoint_every": 10_000}
+
+    def __init__(self, config: VAEConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        if config.net == "conv" and (spec.kind != "image" or len(spec.shape) != 3):
+            raise ConfigError("net=conv needs image data; use net=mlp for points")
+        m = config.latent_dim
+        if config.net == "mlp":
+            self.encoder = mlp(spec.dim, config.hidden, 2 * m)
+            self.decoder = mlp(m, tuple(reversed(config.hidden)), spec.dim)
+        else:
+            self.encoder = ConvEncoder(spec.shape, 2 * m, config.width)
+            self.decoder = ConvDecoder(m, spec.shape, config.width)
+        if config.likelihood == "gaussian":
+            log_sigma = torch.full(spec.shape, math.log(config.sigma))
+            if config.learn_sigma:
+                self.log_sigma = nn.Parameter(log_sigma)
+            else:
+                self.register_buffer("log_sigma", log_sigma)
+        self.event_dims = len(spec.shape)
+
+    # -- the two networks -------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, *shape) -> mu, logvar, each (B, M)."""
+        h = self.encoder(x.flatten(1) if self.config.net == "mlp" else x)
+        mu, logvar = h.chunk(2, dim=-1)
+        return mu, logvar
+
+    def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
+        """(..., M) -> (..., *shape): Bernoulli logits or the Gaussian mean."""
+        lead = z.shape[:-1]
+        out = self.decoder(z.reshape(-1, z.shape[-1]))
+        return out.view(*lead, *self.spec.shape)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's mean E[x|z] in data space: (..., M) -> (..., *shape)."""
+        out = self.decoder_output(z)
+        return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
+
+    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x|z): x (B, *shape), z (..., B, M) -> (..., B)."""
+        out = self.decoder_output(z)
+        if self.config.likelihood == "bernoulli":
+            return losses.bernoulli_log_likelihood(out, x, self.event_dims)
+        return losses.gaussian_log_likelihood(out, self.log_sigma, x, self.event_dims)
+
+    # -- objective --------------------------------------------------------------------------
+    def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example E_q[log p(x|z)] (one reparameterised sample) and KL(q||p): (B,), (B,)."""
+        mu, logvar = self.encode(x)
+        z = losses.reparameterize(mu, logvar)
+        return self.log_px_given_z(x, z), losses.kl_normal_standard(mu, logvar)
+
+    def kl_weight(self, step: int) -> float:
+        c = self.config
+        return c.beta * min(1.0, step / c.warmup_steps) if c.warmup_steps else c.beta
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"vae": torch.optim.Adam(self.parameters(), lr=self.config.lr)}
+
+    def train_step(self, batches: Iterator[Batch], optimizers: dict[str, torch.optim.Optimizer],
+                   step: int) -> StepOutput:
+        x = next(batches).x
+        opt = optimizers["vae"]
+        c = self.config
+        lr = c.lr * c.lr_decay ** (step // c.lr_decay_every)  # a function of the step: exact resume
+        for group in opt.param_groups:
+            group["lr"] = lr
+        rec, kl = self.elbo_terms(x)
+        beta = self.kl_weight(step)
+        loss = -(rec - beta * kl).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        rec, kl = rec.detach().mean(), kl.detach().mean()
+        return {"loss": loss.detach(), "recon": -rec, "kl": kl, "elbo": rec - kl}
+
+    # -- using the model --------------------------------------------------------------------
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Decoder mean at the posterior mean: (B, *shape) -> (B, *shape)."""
+        return self.decode(self.encode(x)[0])
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws of the decoder mean at z ~ p(z): (n, *shape)."""
+        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        return self.decode(z)
+
+    @torch.no_grad()
+    def preview(self, x: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
+        z = fixed_normal((x.shape[0], self.config.latent_dim), seed, self.device)
+        return {"samples": self.decode(z), "reconstructions": interleave(x, self.reconstruct(x))}
+
+    @torch.no_grad()
+    def evaluate(self, data: Dataset, *, k: int = 1000, batch_size: int = 100,
+                 max_examples: int | None = None, seed: int = 0, progress: bool = False,
+                 **_: Any) -> dict[str, Any]:
+        """Test-set ELBO, importance-weighted NLL with ``k`` samples, and reconstruction MSE (nats
+        per example, summed over pixels; MSE is per pixel)."""
+        x_all = data.test if max_examples is None else data.test[:max_examples]
+        state = torch.random.get_rng_state()
+        torch.manual_seed(seed)  # evaluation is reproducible and leaves the caller's RNG as it was
+        elbo_sum = nll_sum = se_sum = 0.0
+        try:
+            chunks = x_all.split(batch_size)
+            for x in _maybe_tqdm(chunks, progress, "eval"):
+                x = x.to(self.device)
+                mu, logvar = self.encode(x)
+                rec, kl = self.elbo_terms(x)
+                elbo_sum += float((rec - kl).sum())
+                ll = importance_log_likelihood(
+                    x, mu, logvar, self.log_px_given_z, k=k)
+                nll_sum += float(-ll.sum())
+                se_sum += float((self.decode(mu) - x).pow(2).sum())
+        finally:
+            torch.random.set_rng_state(state)
+        n = x_all.shape[0]
+        return {
+            "elbo": elbo_sum / n,
+            "nll": nll_sum / n,
+            "k": k,
+            "recon_mse": se_sum / (n * self.spec.dim),
+            "n_test": n,
+            "binarized": data.binarize,
+            "likelihood": self.config.likelihood,
+        }
+
+
+def interleave(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Rows a0, b0, a1, b1, ...: originals beside their reconstructions."""
+    return torch.stack([a, b], dim=1).flatten(0, 1)
+
+
+def _maybe_tqdm(it: Any, on: bool, desc: str) -> Any:
+    if not on:
+        return it
+    from tqdm import tqdm
+
+    return tqdm(it, desc=desc, leave=False)

@@ -1,0 +1,187 @@
+"""The one trainer every model uses. It knows nothing about any model: it calls
+``model.train_step`` with a batch stream and the model's own optimizers, and owns the loop,
+device, seeds, progress bar, logging, sample grids, checkpoints and resume."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.config import TrainConfig
+from genlab.data.dataset import Dataset
+from genlab.data.loader import BatchStream
+from genlab.errors import CheckpointError, TrainingDiverged
+from genlab.images import save_grid, save_points, upscale_for_display, make_grid
+from genlab.models.base import GenerativeModel
+from genlab.training import checkpoint as ckpt
+from genlab.training.device import is_main_process, rng_state, set_rng_state
+from genlab.training.logging import MetricsLog
+
+PREVIEW_SEED = 1234  # fixed noise for the sample grids, the same in every run
+PREVIEW_COUNT = 64
+
+
+def steps_for_epochs(epochs: float, data: Dataset, batch_size: int, batches_per_step: int) -> int:
+    batches_per_epoch = max(1, data.train.shape[0] // min(batch_size, data.train.shape[0]))
+    return max(1, math.ceil(epochs * batches_per_epoch / batches_per_step))
+
+
+class Trainer:
+    def __init__(self, model: GenerativeModel, data: Dataset, cfg: TrainConfig, run_dir: Path,
+                 device: torch.device, meta: dict):
+        self.model = model.to(device)
+        self.data = data
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.device = device
+        self.meta = meta
+        self.optimizers = model.configure_optimizers()
+        self.stream = BatchStream(data.train, data.train_labels, cfg.batch_size, seed=cfg.seed,
+                                  device=device, binarize=data.binarize)
+        self.step = 0
+        self.saved_steps: list[int] = []  # checkpoints written by this process
+        self.preview_x = data.test[:PREVIEW_COUNT // 2 if data.kind == "image" else 2000].to(device)
+
+    # -- resume -----------------------------------------------------------------------------
+    def restore(self, checkpoint: ckpt.Checkpoint) -> None:
+        """Weights, optimizers, data position and RNG of a checkpoint: the next step is exactly
+        the one the uninterrupted run would have taken."""
+        weights = ckpt.load_weights(checkpoint)
+        load_state_dict_strict(self.model, weights, checkpoint.path)
+        state = ckpt.load_state(checkpoint)
+        try:
+            for name, opt in self.optimizers.items():
+                opt.load_state_dict(state["optimizers"][name])
+            self.stream.load_state_dict(state["data"])
+            set_rng_state(state["rng"], self.device)
+        except (KeyError, ValueError, RuntimeError) as e:
+            raise CheckpointError(f"checkpoint {checkpoint.path} does not match this model or data ({e})") from None
+        self.step = checkpoint.step
+
+    # -- the loop ---------------------------------------------------------------------------
+    def fit(self, target_steps: int) -> None:
+        cfg = self.cfg
+        main = is_main_process()
+        log = MetricsLog(self.run_dir, cfg.tensorboard and main, resume_step=self.step) if main else None
+        bar = _progress(self.step, target_steps, cfg.progress and main)
+        sums: dict[str, torch.Tensor] = {}
+        n = 0
+        t0, drawn0 = time.perf_counter(), self.stream.batches_drawn
+        self.model.train()
+        try:
+            while self.step < target_steps:
+                out = self.model.train_step(self.stream, self.optimizers, self.step)
+                self.step += 1
+                for k, v in out.items():  # device tensors: no host sync here
+                    sums[k] = sums[k] + v if k in sums else v.detach().clone()
+                n += 1
+                bar.update(1)
+                last = self.step == target_steps
+                checkpoint_now = last or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
+                if self.step % cfg.log_every == 0 or checkpoint_now:
+                    dt = time.perf_counter() - t0
+                    rate = (self.stream.batches_drawn - drawn0) * self.stream.batch_size / max(dt, 1e-9)
+                    values = self._mean_checked(sums, n)
+                    values["images_per_s"] = round(rate, 1)
+                    if log:
+                        log.log(self.step, values)
+                    bar.set_postfix({k: _fmt(v) for k, v in values.items()}, refresh=False)
+                    sums, n = {}, 0
+                    t0, drawn0 = time.perf_counter(), self.stream.batches_drawn
+                if main and (last or (cfg.sample_every and self.step % cfg.sample_every == 0)):
+                    self.write_previews(log)
+                if checkpoint_now:
+                    self.save()
+        except KeyboardInterrupt:
+            if self.step > 0 and n == 0 and main:  # state is consistent between steps
+                self.save()
+            raise
+        finally:
+            bar.close()
+            if log:
+                log.close()
+
+    def _mean_checked(self, sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
+        """One host sync for all named losses; a NaN or inf stops the run."""
+        if not sums:
+            return {}
+        names = list(sums)
+        means = (torch.stack([sums[k].float() for k in names]) / n).tolist()
+        values = dict(zip(names, means))
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"loss '{bad[0]}' became {values[bad[0]]} between steps {self.step - n + 1} and {self.step}"
+                + self._last_good_note())
+        return values
+
+    def _last_good_note(self) -> str:
+        try:
+            found = ckpt.find_checkpoint(self.run_dir)
+            return f"; the last good checkpoint (step {found.step}) is kept in {found.path.parent}"
+        except CheckpointError:
+            return "; no checkpoint had been written (try a smaller learning rate)"
+
+    # -- outputs ----------------------------------------------------------------------------
+    def save(self) -> Path:
+        params = [p for p in self.model.state_dict().values() if p.is_floating_point()]
+        if params and not bool(torch.stack([p.isfinite().all() for p in params]).all()):
+            raise TrainingDiverged(f"weights became NaN or inf by step {self.step}" + self._last_good_note())
+        state = {
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "data": self.stream.state_dict(),
+            "rng": rng_state(self.device),
+        }
+        path = ckpt.save_checkpoint(self.run_dir, self.step, self.model.state_dict(), state, self.meta,
+                                    keep=self.cfg.keep_checkpoints)
+        self.saved_steps.append(self.step)
+        return path
+
+    def write_previews(self, log: MetricsLog | None) -> list[Path]:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            previews = self.model.preview(self.preview_x, PREVIEW_SEED)
+        finally:
+            self.model.train(was_training)
+        paths = []
+        folder = self.run_dir / "samples"
+        for name, images in previews.items():
+            path = folder / f"{name}-step{self.step:08d}.png"
+            if self.data.kind == "image":
+                paths.append(save_grid(images, path, nrow=8, scale=upscale_for_display(images)))
+                if log:
+                    log.image(name, make_grid(images, 8), self.step)
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                paths.append(save_points(images, path, reference=self.data.test[:2000],
+                                         title=f"{name}, step {self.step}"))
+        return paths
+
+
+def load_state_dict_strict(model: torch.nn.Module, weights: dict[str, torch.Tensor], where: Any) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(weights) if expected[k].shape != weights[k].shape)
+    if missing or unexpected or wrong:
+        detail = (f"missing {missing[:3]}" if missing else
+                  f"unexpected {unexpected[:3]}" if unexpected else f"shape mismatch in {wrong[:3]}")
+        raise CheckpointError(f"checkpoint {where} does not fit this model ({detail}); is it a run of another model or config?")
+    model.load_state_dict(weights)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _progress(initial: int, total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, file=sys.stderr, dynamic_ncols=True,
+                unit="step", mininterval=0.5)

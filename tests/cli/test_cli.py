@@ -1,0 +1,131 @@
+"""The command line: what a user types, what they see, and every bad input as one error line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genlab.cli.main import main
+
+TINY = ["hidden=32", "latent_dim=4", "train.log_every=5", "train.sample_every=0", "train.tensorboard=false"]
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "vae"
+    assert main(["train", "vae", "--data", "digits", "--steps", "30", "--out", str(out), "--no-progress", *TINY]) == 0
+    return out
+
+
+def test_train_prints_the_run_directory(capsys, tmp_path):
+    code, out, _ = run(capsys, "train", "ae", "--data", "digits", "--steps", "10", "--out", tmp_path / "ae",
+                       "--no-progress", "train.log_every=5", "train.sample_every=5")
+    assert code == 0
+    assert str(tmp_path / "ae") in out and "reconstructions-step00000010.png" in out
+
+
+def test_sample_interpolate_eval(capsys, vae_run, tmp_path):
+    from PIL import Image
+
+    code, out, _ = run(capsys, "sample", vae_run, "--n", 16, "--out", tmp_path / "s.png", "--seed", 3)
+    assert code == 0 and Image.open(tmp_path / "s.png").size[0] > 0
+    code, _, _ = run(capsys, "interpolate", vae_run, "--out", tmp_path / "i.png", "--pairs", 3, "--steps", 5)
+    assert code == 0
+    w, h = Image.open(tmp_path / "i.png").size
+    assert w > h  # 3 rows of 7 images (2 originals + 5 steps)
+    code, _, _ = run(capsys, "interpolate", vae_run, "--out", tmp_path / "p.png", "--from-prior", "--method", "lerp")
+    assert code == 0
+    code, out, _ = run(capsys, "eval", vae_run, "--json", "--k", 10, "--max-examples", 50)
+    assert code == 0
+    result = json.loads(out)  # exactly one JSON object on stdout
+    assert {"elbo", "nll", "recon_mse", "k"} <= set(result) and result["k"] == 10
+    assert result["nll"] <= -result["elbo"] + 1.0
+
+
+def test_sample_with_the_same_seed_is_the_same(capsys, vae_run, tmp_path):
+    run(capsys, "sample", vae_run, "--n", 8, "--out", tmp_path / "a.pt", "--seed", 1)
+    run(capsys, "sample", vae_run, "--n", 8, "--out", tmp_path / "b.pt", "--seed", 1)
+    import torch
+
+    a, b = torch.load(tmp_path / "a.pt"), torch.load(tmp_path / "b.pt")
+    assert a.shape == (8, 1, 8, 8) and torch.equal(a, b)
+
+
+BAD = [
+    (["train", "nosuchmodel", "--data", "digits"], "unknown model 'nosuchmodel'"),
+    (["train", "vae", "--data", "nosuchdata"], "nosuchdata"),
+    (["train", "vae", "--data", "digits", "nosuchkey=3"], "unknown config key 'nosuchkey'"),
+    (["train", "vae", "--data", "digits", "--steps", "-5"], "expected a number >= 0"),
+    (["train", "vae", "--data", "digits", "--batch-size", "0"], "expected a number > 0"),
+    (["train", "vae", "--data", "digits", "latent_dim=abc"], "latent_dim must be an integer"),
+    (["train", "vae", "--data", "digits", "lr=-1"], "lr > 0"),
+    (["train", "vae", "--data", "/no/such/dir/"], "/no/such/dir"),
+    (["train", "vae", "--data", "digits", "--config", "/no/such.yaml"], "does not exist"),
+    (["sample", "/no/such/run", "--out", "x.png"], "does not exist"),
+    (["eval", "/no/such/run"], "does not exist"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD)
+def test_bad_input_is_one_error_line(capsys, tmp_path, argv, message):
+    out_dir = tmp_path / "run"
+    if argv[0] == "train":
+        argv = argv + ["--out", str(out_dir), "--no-progress"]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert message in lines[0]
+    assert not out_dir.exists(), "a failed run must leave no directory behind"
+
+
+def test_existing_run_directory_is_not_overwritten(capsys, vae_run):
+    before = sorted(p.name for p in vae_run.rglob("*"))
+    code, _, err = run(capsys, "train", "vae", "--data", "digits", "--out", vae_run, "--steps", "5")
+    assert code == 2 and "already exists" in err
+    assert sorted(p.name for p in vae_run.rglob("*")) == before
+
+
+def test_bad_config_file(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_config:\n  latent_dimm: 3\n")
+    code, _, err = run(capsys, "train", "vae", "--data", "digits", "--config", bad, "--out", tmp_path / "r")
+    assert code == 2 and "latent_dimm" in err
+    bad.write_text("model_config: [unclosed\n")
+    code, _, err = run(capsys, "train", "vae", "--data", "digits", "--config", bad, "--out", tmp_path / "r")
+    assert code == 2 and "not valid YAML" in err
+
+
+def test_a_runs_config_file_reproduces_it(capsys, vae_run, tmp_path):
+    code, _, _ = run(capsys, "train", "vae", "--config", vae_run / "config.yaml", "--out", tmp_path / "again",
+                     "--no-progress")
+    assert code == 0
+    a = (vae_run / "checkpoints").glob("step-*/model.safetensors")
+    b = (tmp_path / "again" / "checkpoints").glob("step-*/model.safetensors")
+    assert next(a).read_bytes() == next(b).read_bytes()
+
+
+def test_resume_refuses_a_changed_config(capsys, vae_run):
+    code, _, err = run(capsys, "train", "--resume", vae_run, "--batch-size", "8")
+    assert code == 2 and "only --steps" in err
+
+
+def test_entry_point_in_a_fresh_process(tmp_path):
+    """The installed console script: no traceback, exit 2, one line."""
+    env = {**os.environ, "GENLAB_CACHE": str(tmp_path)}
+    exe = Path(sys.executable).with_name("genlab")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "genlab"]
+    proc = subprocess.run(cmd + ["train", "vae", "--data", "digits", "--steps", "x"], capture_output=True,
+                          text=True, env=env)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    proc = subprocess.run(cmd + ["--help"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and "train" in proc.stdout

@@ -1,0 +1,20 @@
+import os
+
+import pytest
+import torch
+
+# Tests run on the CPU with two threads, as CI does; never touch a real cache or network.
+torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory, monkeypatch):
+    cache = tmp_path_factory.mktemp("genlab-cache")
+    monkeypatch.setenv("GENLAB_CACHE", str(cache))
+    monkeypatch.delenv("GENLAB_DATA", raising=False)
+    monkeypatch.setenv("GENLAB_DATA_URL", "http://127.0.0.1:9/unreachable/")
+    yield
+
+
+FMNIST_DIR = "/usr/share/datasets/fashion-mnist"
+has_fmnist = os.path.isfile(os.path.join(FMNIST_DIR, "train-images-idx3-ubyte.gz"))

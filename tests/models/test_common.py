@@ -1,0 +1,106 @@
+"""The suite every registered model gets for free, at tiny widths (as in diffusers / pythae):
+shapes, determinism, save/load, and one step changes the weights."""
+
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from genlab.config import from_dict
+from genlab.data.loader import BatchStream
+from genlab.models import MODELS
+
+from .tiny import IMAGE_SPEC, TINY, tiny_images
+
+CASES = [(name, i) for name in sorted(MODELS) for i in range(len(TINY.get(name, [None])))]
+
+
+def make(name, i, seed=0):
+    torch.manual_seed(seed)
+    cls = MODELS[name]
+    cfg = from_dict(cls.Config, TINY[name][i], section="model")
+    return cls(cfg, IMAGE_SPEC)
+
+
+def stream(seed=0):
+    data = tiny_images()
+    return BatchStream(data.train, data.train_labels, 8, seed=seed)
+
+
+def test_every_model_has_a_tiny_config():
+    assert set(TINY) == set(MODELS)
+
+
+@pytest.mark.parametrize("name,i", CASES)
+def test_train_step_returns_finite_named_scalars(name, i):
+    model = make(name, i)
+    out = model.train_step(stream(), model.configure_optimizers(), 0)
+    assert "loss" in out
+    for k, v in out.items():
+        assert isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad, k
+        assert math.isfinite(float(v)), k
+
+
+@pytest.mark.parametrize("name,i", CASES)
+def test_one_step_changes_every_network(name, i):
+    model = make(name, i)
+    before = {k: v.clone() for k, v in model.named_parameters()}
+    model.train_step(stream(), model.configure_optimizers(), 0)
+    for module_name, module in model.named_children():
+        params = [k for k, _ in module.named_parameters(prefix=module_name)]
+        if params:
+            changed = any(not torch.equal(before[k], dict(model.named_parameters())[k]) for k in params)
+            assert changed, f"{module_name} did not change"
+
+
+@pytest.mark.parametrize("name,i", CASES)
+def test_same_seed_same_training(name, i):
+    def run():
+        model = make(name, i, seed=3)
+        torch.manual_seed(5)
+        s, opts = stream(1), model.configure_optimizers()
+        for step in range(3):
+            model.train_step(s, opts, step)
+        return model.state_dict()
+
+    a, b = run(), run()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("name,i", CASES)
+def test_safetensors_round_trip(name, i, tmp_path):
+    model = make(name, i, seed=1)
+    model.train_step(stream(), model.configure_optimizers(), 0)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    other = make(name, i, seed=2)
+    other.load_state_dict(load_file(str(tmp_path / "w.safetensors")))
+    x = tiny_images().test
+    model.eval(), other.eval()
+    assert torch.equal(model.reconstruct(x), other.reconstruct(x))
+
+
+@pytest.mark.parametrize("name,i", CASES)
+def test_preview_and_evaluate(name, i):
+    model = make(name, i)
+    data = tiny_images()
+    state = torch.get_rng_state()
+    previews = model.preview(data.test[:4], seed=0)
+    assert torch.equal(state, torch.get_rng_state()), "preview must not touch the global RNG"
+    assert previews
+    for images in previews.values():
+        assert images.shape[1:] == IMAGE_SPEC.shape
+    assert all(torch.equal(a, b) for a, b in zip(previews.values(), model.preview(data.test[:4], 0).values()))
+    results = model.evaluate(data, k=5)
+    assert results["recon_mse"] > 0 and math.isfinite(results["recon_mse"])
+
+
+@pytest.mark.parametrize("name,i", CASES)
+def test_encode_decode_shapes(name, i):
+    model = make(name, i)
+    x = tiny_images().test[:5]
+    z = model.encode(x)
+    z = z[0] if isinstance(z, tuple) else z
+    assert z.shape == (5, model.config.latent_dim)
+    assert model.decode(z).shape == x.shape
+    assert model.decode(z.unsqueeze(0).expand(2, -1, -1)).shape == (2, *x.shape)

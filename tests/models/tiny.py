@@ -1,0 +1,22 @@
+"""Tiny configs and data specs the shared model suite runs every registered model at."""
+
+import torch
+
+from genlab.data.dataset import DataSpec, Dataset
+
+# Every registered model needs an entry here (test_common checks that).
+TINY = {
+    "ae": [dict(net="mlp", hidden=(16,), latent_dim=3), dict(net="conv", width=4, latent_dim=3)],
+    "vae": [dict(net="mlp", hidden=(16,), latent_dim=3),
+            dict(net="conv", width=4, latent_dim=3, likelihood="gaussian", learn_sigma=True)],
+}
+
+IMAGE_SPEC = DataSpec(kind="image", shape=(1, 8, 8), num_classes=10)
+
+
+def tiny_images(n: int = 64, seed: int = 0) -> Dataset:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 8, 8, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    return Dataset(name="tiny", kind="image", train=x, test=x[:16], train_labels=y, test_labels=y[:16],
+                   num_classes=10)
