@@ -45,9 +45,12 @@ class Dataset:
         return n
 
     def spec(self) -> "DataSpec":
-        return DataSpec(
-            kind=self.kind, shape=self.shape, num_classes=self.num_classes, binarize=self.binarize
-        )
+        center = scale = None
+        if self.kind == "points":  # models may standardise points: any scale or offset works
+            center = tuple(float(v) for v in self.train.mean(0))
+            scale = float((self.train - self.train.mean(0)).pow(2).sum(1).mean().sqrt().clamp_min(1e-12))
+        return DataSpec(kind=self.kind, shape=self.shape, num_classes=self.num_classes,
+                        binarize=self.binarize, center=center, scale=scale)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class DataSpec:
     shape: tuple[int, ...]  # one example: (C, H, W) or (D,)
     num_classes: int | None = None
     binarize: bool = False
+    center: tuple[float, ...] | None = None  # points: training mean, per dimension
+    scale: float | None = None  # points: RMS distance of training points from the mean
 
     @property
     def dim(self) -> int:
@@ -68,9 +73,12 @@ class DataSpec:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "shape": list(self.shape), "num_classes": self.num_classes,
-                "binarize": self.binarize}
+                "binarize": self.binarize, "center": None if self.center is None else list(self.center),
+                "scale": self.scale}
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataSpec":
+        center = d.get("center")
         return cls(kind=d["kind"], shape=tuple(d["shape"]), num_classes=d.get("num_classes"),
-                   binarize=bool(d.get("binarize", False)))
+                   binarize=bool(d.get("binarize", False)),
+                   center=None if center is None else tuple(center), scale=d.get("scale"))

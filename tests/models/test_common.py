@@ -36,7 +36,7 @@ def test_every_model_has_a_tiny_config():
 def test_train_step_returns_finite_named_scalars(name, i):
     model = make(name, i)
     out = model.train_step(stream(), model.configure_optimizers(), 0)
-    assert "loss" in out
+    assert any(k.startswith("loss") for k in out)
     for k, v in out.items():
         assert isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad, k
         assert math.isfinite(float(v)), k
@@ -75,9 +75,10 @@ def test_safetensors_round_trip(name, i, tmp_path):
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
     other = make(name, i, seed=2)
     other.load_state_dict(load_file(str(tmp_path / "w.safetensors")))
-    x = tiny_images().test
     model.eval(), other.eval()
-    assert torch.equal(model.reconstruct(x), other.reconstruct(x))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
+    z = torch.randn(4, model.config.latent_dim if hasattr(model.config, "latent_dim") else model.config.z_dim)
+    assert torch.equal(model.decode(z), other.decode(z))
 
 
 @pytest.mark.parametrize("name,i", CASES)
@@ -91,11 +92,12 @@ def test_preview_and_evaluate(name, i):
     for images in previews.values():
         assert images.shape[1:] == IMAGE_SPEC.shape
     assert all(torch.equal(a, b) for a, b in zip(previews.values(), model.preview(data.test[:4], 0).values()))
-    results = model.evaluate(data, k=5)
-    assert results["recon_mse"] > 0 and math.isfinite(results["recon_mse"])
+    if hasattr(model, "reconstruct"):
+        results = model.evaluate(data, k=5)
+        assert results["recon_mse"] > 0 and math.isfinite(results["recon_mse"])
 
 
-@pytest.mark.parametrize("name,i", CASES)
+@pytest.mark.parametrize("name,i", [c for c in CASES if c[0] in ("ae", "vae")])
 def test_encode_decode_shapes(name, i):
     model = make(name, i)
     x = tiny_images().test[:5]

@@ -9,6 +9,12 @@ TINY = {
     "ae": [dict(net="mlp", hidden=(16,), latent_dim=3), dict(net="conv", width=4, latent_dim=3)],
     "vae": [dict(net="mlp", hidden=(16,), latent_dim=3),
             dict(net="conv", width=4, latent_dim=3, likelihood="gaussian", learn_sigma=True)],
+    "gan": [dict(g_hidden=(16,), d_hidden=(16,), z_dim=4), dict(g_hidden=(16,), d_hidden=(16,), z_dim=4, pack=2, ema=0.9),
+            dict(net="dcgan", ngf=4, ndf=4, z_dim=4, loss="hinge")],
+    "dcgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, loss="minimax", ema=0.5)],
+    "lsgan": [dict(ngf=4, ndf=4, z_dim=4)],
+    "wgan": [dict(ngf=4, ndf=4, z_dim=4, d_steps=2)],
+    "wgan-gp": [dict(ngf=4, ndf=4, z_dim=4, d_steps=2, pack=2)],
 }
 
 IMAGE_SPEC = DataSpec(kind="image", shape=(1, 8, 8), num_classes=10)

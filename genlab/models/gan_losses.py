@@ -1,0 +1,109 @@
+"""GAN losses as small pure functions of the discriminator's raw outputs (logits / critic values).
+
+Notation: r = D(x) on real data, f = D(G(z)) on generated data, both (B,) before any sigmoid;
+D_sigma = sigmoid(D). Every function returns a 0-d tensor to *minimise*.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+# -- the original GAN (Goodfellow et al. 2014, https://arxiv.org/abs/1406.2661) -----------------
+
+
+def d_loss_bce(r: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """Discriminator of the minimax game: max E[log D(x)] + E[log(1 - D(G(z)))].
+
+    log sigmoid(r) = -softplus(-r) and log(1 - sigmoid(f)) = -softplus(f), so we minimise
+    E[softplus(-r)] + E[softplus(f)] (binary cross-entropy with logits).
+    """
+    return F.softplus(-r).mean() + F.softplus(f).mean()
+
+
+def g_loss_minimax(f: torch.Tensor) -> torch.Tensor:
+    """Saturating generator loss: descend E[log(1 - D(G(z)))] = -E[softplus(f)].
+
+    Its gradient d/df = -sigmoid(f) vanishes when D confidently rejects fakes (f -> -inf).
+    """
+    return -F.softplus(f).mean()
+
+
+def g_loss_ns(f: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss: ascend E[log D(G(z))], i.e. minimise E[softplus(-f)].
+
+    Its gradient d/df = -(1 - sigmoid(f)) tends to -1 when D rejects fakes: strong early signal.
+    """
+    return F.softplus(-f).mean()
+
+
+# -- least squares (Mao et al. 2016, https://arxiv.org/abs/1611.04076, eq. 2) --------------------
+
+
+def d_loss_ls(r: torch.Tensor, f: torch.Tensor, a: float = 0.0, b: float = 1.0) -> torch.Tensor:
+    """min_D 1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2], linear D output."""
+    return 0.5 * (r - b).pow(2).mean() + 0.5 * (f - a).pow(2).mean()
+
+
+def g_loss_ls(f: torch.Tensor, c: float = 1.0) -> torch.Tensor:
+    """min_G 1/2 E[(D(G(z)) - c)^2]."""
+    return 0.5 * (f - c).pow(2).mean()
+
+
+# -- Wasserstein (Arjovsky et al. 2017, https://arxiv.org/abs/1701.07875, eq. 3) ------------------
+
+
+def d_loss_wgan(r: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """Critic maximises E[f(x)] - E[f(G(z))], the Kantorovich-Rubinstein estimate of W_1."""
+    return f.mean() - r.mean()
+
+
+def g_loss_wgan(f: torch.Tensor) -> torch.Tensor:
+    """Generator minimises -E[f(G(z))]. Also the hinge GAN's generator loss."""
+    return -f.mean()
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP penalty E[(||grad_x f(x_hat)||_2 - 1)^2], x_hat uniform on lines between real and
+    fake samples (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028, eq. 3). Not yet
+    multiplied by lambda. real, fake: (B, ...)."""
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    out = critic(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+# -- hinge (Lim & Ye 2017, https://arxiv.org/abs/1705.02894; Miyato et al. 2018) ------------------
+
+
+def d_loss_hinge(r: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]."""
+    return F.relu(1 - r).mean() + F.relu(1 + f).mean()
+
+
+LOSSES = ("ns", "minimax", "ls", "wgan", "wgan-gp", "hinge")
+
+
+def discriminator_loss(loss: str, r: torch.Tensor, f: torch.Tensor, ls_labels=(0.0, 1.0, 1.0)) -> torch.Tensor:
+    if loss in ("ns", "minimax"):
+        return d_loss_bce(r, f)
+    if loss == "ls":
+        return d_loss_ls(r, f, a=ls_labels[0], b=ls_labels[1])
+    if loss in ("wgan", "wgan-gp"):
+        return d_loss_wgan(r, f)
+    if loss == "hinge":
+        return d_loss_hinge(r, f)
+    raise ValueError(f"unknown GAN loss {loss!r}")
+
+
+def generator_loss(loss: str, f: torch.Tensor, ls_labels=(0.0, 1.0, 1.0)) -> torch.Tensor:
+    if loss == "ns":
+        return g_loss_ns(f)
+    if loss == "minimax":
+        return g_loss_minimax(f)
+    if loss == "ls":
+        return g_loss_ls(f, c=ls_labels[2])
+    if loss in ("wgan", "wgan-gp", "hinge"):
+        return g_loss_wgan(f)
+    raise ValueError(f"unknown GAN loss {loss!r}")

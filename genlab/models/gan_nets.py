@@ -1,0 +1,127 @@
+"""Generator and discriminator networks: MLPs for points and small images, DCGAN for images.
+
+DCGAN rules (Radford et al. 2015, https://arxiv.org/abs/1511.06434, section 3): no pooling,
+strided convolutions in D and fractionally-strided (transposed) ones in G, batch norm in both
+(not on D's input layer nor G's output layer), no fully connected hidden layers, ReLU in G with
+a tanh output, LeakyReLU(0.2) in D. G projects z to a 4x4 (7x7 for 28 pixels) map of 8*ngf
+channels (for 64 pixels) and doubles the size up to the image.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from genlab.models.nets import conv_sizes
+
+
+def _act(name: str) -> nn.Module:
+    return nn.LeakyReLU(0.2) if name == "leaky_relu" else nn.ReLU()
+
+
+class MLPGenerator(nn.Module):
+    """z (B, Z) -> x (B, *shape); tanh output for images in [-1, 1], linear for points."""
+
+    def __init__(self, z_dim: int, shape: tuple[int, ...], hidden: tuple[int, ...], act: str = "relu",
+                 tanh: bool = False):
+        super().__init__()
+        self.shape = shape
+        layers: list[nn.Module] = []
+        d = z_dim
+        for h in hidden:
+            layers += [nn.Linear(d, h), _act(act)]
+            d = h
+        layers.append(nn.Linear(d, math.prod(shape)))
+        if tanh:
+            layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, *self.shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """x (B, *shape) -> (B,) raw score; with packing, x holds ``pack`` examples side by side."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], act: str = "leaky_relu"):
+        super().__init__()
+        layers: list[nn.Module] = []
+        d = in_dim
+        for h in hidden:
+            layers += [nn.Linear(d, h), _act(act)]
+            d = h
+        layers.append(nn.Linear(d, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1)).squeeze(1)
+
+
+def _norm2d(kind: str, channels: int, size: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":  # per-example normalisation: safe with a gradient penalty
+        return nn.GroupNorm(1, channels)
+    return nn.Identity()
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, Z) -> (B, C, S, S) in [-1, 1]."""
+
+    def __init__(self, z_dim: int, shape: tuple[int, int, int], ngf: int = 64, norm: str = "batch"):
+        super().__init__()
+        c, s, _ = shape
+        sizes = conv_sizes(s)  # e.g. 64 -> [64, 32, 16, 8, 4]; 28 -> [28, 14, 7]
+        n = len(sizes) - 1
+        ch = ngf * 2 ** (n - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim, ch, sizes[-1], 1, 0, bias=False),  # (B, Z, 1, 1) -> (B, ch, s0, s0)
+            _norm2d(norm, ch, sizes[-1]), nn.ReLU(True)]
+        for i in range(n):
+            src, dst = sizes[n - i], sizes[n - i - 1]
+            last = i == n - 1
+            out = c if last else ch // 2
+            layers.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, output_padding=dst - 2 * src, bias=last))
+            layers += [nn.Tanh()] if last else [_norm2d(norm, out, dst), nn.ReLU(True)]
+            ch = out
+        self.net = nn.Sequential(*layers)
+        self.z_dim = z_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(-1, self.z_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """(B, C, S, S) -> (B,) raw score; C is channels * pack with packing."""
+
+    def __init__(self, shape: tuple[int, int, int], ndf: int = 64, norm: str = "batch"):
+        super().__init__()
+        c, s, _ = shape
+        sizes = conv_sizes(s)
+        layers: list[nn.Module] = []
+        ch = c
+        for i in range(len(sizes) - 1):
+            out = ndf * 2**i
+            layers.append(nn.Conv2d(ch, out, 4, 2, 1, bias=i == 0 or norm == "none"))
+            if i > 0:  # no normalisation on the input layer
+                layers.append(_norm2d(norm, out, sizes[i + 1]))
+            layers.append(nn.LeakyReLU(0.2, True))
+            ch = out
+        layers.append(nn.Conv2d(ch, 1, sizes[-1], 1, 0))  # (B, ch, s0, s0) -> (B, 1, 1, 1)
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02) (DCGAN paper, section 4)."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)

@@ -1,0 +1,58 @@
+"""Mode coverage metrics against hand-computed cases."""
+
+import math
+
+import torch
+
+from genlab.data import load_dataset
+from genlab.metrics.modes import evaluate_points, fit_modes, mode_coverage, reverse_kl
+
+MODES = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+
+
+def test_hand_computed_case():
+    samples = torch.tensor([
+        [0.0, 0.05],  # HQ at mode 0 (std 0.1, 3 std = 0.3)
+        [0.2, 0.0],  # HQ at mode 0
+        [10.0, 0.25],  # HQ at mode 1
+        [5.0, 5.0],  # far from every mode: not HQ, nearest is mode 0 (ties go to the first)
+    ])
+    r = mode_coverage(samples, MODES, 0.1)
+    assert r["modes"] == 2 and r["n_modes"] == 4
+    assert r["hq"] == 0.75
+    # generated histogram (3/4, 1/4, 0, 0) against uniform: 3/4 log 3 + 1/4 log 1
+    assert math.isclose(r["reverse_kl"], 0.75 * math.log(3) + 0.25 * math.log(1), rel_tol=1e-6)
+
+
+def test_reverse_kl_is_zero_for_equal_histograms_and_grows_with_collapse():
+    u = torch.full((8,), 1 / 8, dtype=torch.float64)
+    assert abs(reverse_kl(u, u)) < 1e-8
+    one = torch.zeros(8, dtype=torch.float64)
+    one[0] = 1
+    assert math.isclose(reverse_kl(one, u), math.log(8))
+
+
+def test_real_data_scores_perfectly_on_ring8_and_grid25():
+    for name, m in (("ring8", 8), ("grid25", 25)):
+        data = load_dataset(name)
+        r = evaluate_points(data.test[:2500], data)
+        assert r["modes"] == m and r["hq"] > 0.98 and r["reverse_kl"] < 0.02 and r["modes_source"] == "known"
+
+
+def test_collapsed_samples_are_caught():
+    data = load_dataset("ring8")
+    collapsed = data.modes[:1].repeat(2500, 1) + 0.005 * torch.randn(2500, 2)
+    r = evaluate_points(collapsed, data)
+    assert r["modes"] == 1 and r["hq"] > 0.99 and math.isclose(r["reverse_kl"], math.log(8), rel_tol=0.05)
+
+
+def test_modes_fitted_from_a_point_file_are_found():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[100.0, 100.0], [130.0, 90.0], [90.0, 140.0]])
+    pts = centres[torch.randint(0, 3, (3000,), generator=g)] + 2.0 * torch.randn(3000, 2, generator=g)
+    modes, std = fit_modes(pts)
+    assert modes.shape == (3, 2)
+    assert torch.cdist(modes, centres.double()).min(dim=0).values.max() < 0.5
+    assert torch.allclose(std, torch.full((3,), 2.0, dtype=torch.float64), rtol=0.1)
+    modes, _ = fit_modes(pts, n_modes=5)
+    assert modes.shape == (5, 2)
