@@ -96,7 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="test-set metrics of a trained run")
     e.add_argument("run_dir")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    e.add_argument("--k", type=_positive_int, default=1000, help="importance samples for the NLL")
+    e.add_argument("--k", type=_positive_int, default=1000, help="VAE: importance samples for the NLL")
+    e.add_argument("--n-samples", type=_positive_int,
+                   help="GAN: samples to score (default 2,500 for 2-D data, 10,000 for images)")
+    e.add_argument("--modes", type=_positive_int, help="2-D data: fit this many modes (default: known or by BIC)")
+    e.add_argument("--features", default="genlab", choices=("genlab", "inception"),
+                   help="GAN on images: feature space of FID/KID/precision/recall")
     e.add_argument("--max-examples", type=_positive_int, help="evaluate on the first N test examples")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="cpu")
@@ -185,10 +190,10 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if args.steps < 2:
         raise GenlabError("--steps must be at least 2")
     g = torch.Generator().manual_seed(args.seed)
-    if args.from_prior:
+    if args.from_prior or not hasattr(model, "encode"):  # a GAN has no encoder: endpoints from p(z)
         if not hasattr(model, "sample"):
             raise GenlabError(f"model {model.name!r} has no prior; drop --from-prior")
-        z0, z1 = torch.randn(2, args.pairs, model.config.latent_dim, generator=g).to(model.device)
+        z0, z1 = torch.randn(2, args.pairs, _latent_dim(model), generator=g).to(model.device)
         ends = None
     else:
         data = load_data(model.run_config.data)
@@ -220,7 +225,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model = genlab.load(args.run_dir, device=args.device)
     data = load_data(model.run_config.data)
     results = model.evaluate(data, k=args.k, max_examples=args.max_examples, seed=args.seed,
-                             progress=sys.stderr.isatty())
+                             progress=sys.stderr.isatty(), n_samples=args.n_samples, modes=args.modes,
+                             features=args.features)
     results = {"model": model.name, "data": model.run_config.data.name, "step": model.step, **results}
     if args.json:
         print(json.dumps(results))
@@ -228,6 +234,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for k, v in results.items():
             print(f"{k:>14}: {v:.4f}" if isinstance(v, float) else f"{k:>14}: {v}")
     return 0
+
+
+def _latent_dim(model) -> int:
+    return getattr(model.config, "latent_dim", None) or model.config.z_dim
 
 
 def _encode_mean(model, x):

@@ -23,44 +23,55 @@ class BatchStream:
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, *, seed: int,
-                 device: torch.device | str = "cpu", binarize: bool = False):
+                 device: torch.device | str = "cpu", binarize: bool = False, rank: int = 0,
+                 world_size: int = 1):
         n = x.shape[0]
         if n == 0:
             raise ValueError("empty data")
         self.x, self.y = x, y
-        self.batch_size = min(batch_size, n)
+        # Under torch.distributed every rank draws the same permutation (same seed) and takes its
+        # own slice of each global batch of world_size * batch_size examples, as DistributedSampler.
+        self.rank, self.world_size = rank, world_size
+        self.batch_size = min(batch_size, n // world_size)
         self.device = torch.device(device)
         self.binarize = binarize
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(seed)  # permutations: the same on every rank
+        self.noise = torch.Generator().manual_seed(seed + 1 + rank)  # binarisation draws: per rank
         self.epoch = 0
         self.position = 0
         self.perm = torch.randperm(n, generator=self.generator)
         self.batches_drawn = 0
 
     @property
+    def global_batch(self) -> int:
+        return self.batch_size * self.world_size
+
+    @property
     def batches_per_epoch(self) -> int:
-        return self.x.shape[0] // self.batch_size
+        return self.x.shape[0] // self.global_batch
 
     def __iter__(self) -> "BatchStream":
         return self
 
     def __next__(self) -> Batch:
-        if self.position + self.batch_size > self.perm.numel():
+        if self.position + self.global_batch > self.perm.numel():
             self.epoch += 1
             self.position = 0
             self.perm = torch.randperm(self.x.shape[0], generator=self.generator)
-        idx = self.perm[self.position:self.position + self.batch_size]
-        self.position += self.batch_size
+        start = self.position + self.rank * self.batch_size
+        idx = self.perm[start:start + self.batch_size]
+        self.position += self.global_batch
         self.batches_drawn += 1
         x = self.x[idx]
         if self.binarize:
-            x = torch.bernoulli(x, generator=self.generator)
+            x = torch.bernoulli(x, generator=self.noise)
         y = self.y[idx].to(self.device, non_blocking=True) if self.y is not None else None
         return Batch(x.to(self.device, non_blocking=True), y)
 
     def state_dict(self) -> dict:
         return {
             "generator": self.generator.get_state(),
+            "noise": self.noise.get_state(),
             "perm": self.perm.clone(),
             "epoch": torch.tensor(self.epoch),
             "position": torch.tensor(self.position),
@@ -71,6 +82,7 @@ class BatchStream:
         if state["perm"].numel() != self.x.shape[0]:
             raise ValueError("the data set has a different size than when the checkpoint was saved")
         self.generator.set_state(state["generator"])
+        self.noise.set_state(state["noise"])
         self.perm = state["perm"].clone()
         self.epoch = int(state["epoch"])
         self.position = int(state["position"])

@@ -51,3 +51,11 @@ def is_main_process() -> bool:
     """True unless this is a non-zero rank of a torch.distributed job (only rank 0 writes files)."""
     dist = torch.distributed
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def rank_and_world_size() -> tuple[int, int]:
+    """(rank, world size) of a torch.distributed job (launched by torchrun), else (0, 1)."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1

@@ -19,7 +19,7 @@ from genlab.errors import CheckpointError, TrainingDiverged
 from genlab.images import save_grid, save_points, upscale_for_display, make_grid
 from genlab.models.base import GenerativeModel
 from genlab.training import checkpoint as ckpt
-from genlab.training.device import is_main_process, rng_state, set_rng_state
+from genlab.training.device import is_main_process, rank_and_world_size, rng_state, set_rng_state
 from genlab.training.logging import MetricsLog
 
 PREVIEW_SEED = 1234  # fixed noise for the sample grids, the same in every run
@@ -41,8 +41,9 @@ class Trainer:
         self.device = device
         self.meta = meta
         self.optimizers = model.configure_optimizers()
+        rank, world = rank_and_world_size()
         self.stream = BatchStream(data.train, data.train_labels, cfg.batch_size, seed=cfg.seed,
-                                  device=device, binarize=data.binarize)
+                                  device=device, binarize=data.binarize, rank=rank, world_size=world)
         self.step = 0
         self.saved_steps: list[int] = []  # checkpoints written by this process
         self.preview_x = data.test[:PREVIEW_COUNT // 2 if data.kind == "image" else 2000].to(device)

@@ -36,3 +36,22 @@ def test_dynamic_binarisation_redraws_every_time():
     assert set(first.unique().tolist()) <= {0.0, 1.0}
     assert not torch.equal(first, second)  # same images, fresh Bernoulli draws
     assert abs(torch.cat([next(s).x for _ in range(50)]).mean().item() - 0.5) < 0.02
+
+
+def test_ranks_of_a_distributed_job_take_disjoint_slices_of_one_global_batch():
+    x, y = data(12)
+    ranks = [BatchStream(x, y, 3, seed=5, rank=r, world_size=2) for r in range(2)]
+    single = BatchStream(x, y, 6, seed=5)
+    for _ in range(4):
+        parts = [next(s).y for s in ranks]
+        assert not set(parts[0].tolist()) & set(parts[1].tolist())
+        assert torch.equal(torch.cat(parts), next(single).y)
+
+
+def test_binarised_ranks_keep_the_same_permutation():
+    x = torch.rand(12, 1, 2, 2)
+    y = torch.arange(12)
+    ranks = [BatchStream(x, y, 3, seed=5, rank=r, world_size=2, binarize=True) for r in range(2)]
+    for _ in range(6):  # crosses epochs: the permutations must stay in step
+        parts = [next(s).y for s in ranks]
+        assert not set(parts[0].tolist()) & set(parts[1].tolist())
