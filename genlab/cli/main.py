@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from genlab.cli import figures
 from genlab.errors import GenlabError
 
 
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-examples", type=_positive_int, help="evaluate on the first N test examples")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="cpu")
+
+    figures.add_parser(sub)
     return p
 
 
@@ -155,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir = Path(model.run_dir)
     samples = sorted((run_dir / "samples").glob("*.png"))
     print(f"trained {model.name} to step {_latest_step(run_dir)}; run directory: {run_dir}")
-    for path in _newest_per_kind(samples):
+    for path in _newest_per_kind(samples) + sorted((run_dir / "samples").glob("*.gif")):
         print(f"  {path}")
     return 0
 
@@ -283,7 +286,8 @@ def _newest_per_kind(paths: list[Path]) -> list[Path]:
     return sorted(newest.values())
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "eval": cmd_eval}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "eval": cmd_eval,
+            "figures": figures.run}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -18,7 +18,7 @@ from torch import nn
 from genlab.data.dataset import DataSpec, Dataset
 from genlab.data.loader import Batch
 from genlab.errors import ConfigError
-from genlab.metrics.likelihood import importance_log_likelihood
+from genlab.metrics import likelihood  # module import: likelihood itself imports models.losses
 from genlab.models import losses
 from genlab.models.base import GenerativeModel, StepOutput, fixed_normal
 from genlab.models.nets import ConvDecoder, ConvEncoder, mlp
@@ -173,7 +173,7 @@ class VAE(GenerativeModel):
                 mu, logvar = self.encode(x)
                 rec, kl = self.elbo_terms(x)
                 elbo_sum += float((rec - kl).sum())
-                ll = importance_log_likelihood(
+                ll = likelihood.importance_log_likelihood(
                     x, mu, logvar, self.log_px_given_z, k=k)
                 nll_sum += float(-ll.sum())
                 se_sum += float((self.decode(mu) - x).pow(2).sum())

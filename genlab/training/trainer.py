@@ -98,6 +98,8 @@ class Trainer:
                     self.write_previews(log)
                 if checkpoint_now:
                     self.save()
+            if main:
+                self.write_gif()
         except KeyboardInterrupt:
             if self.step > 0 and n == 0 and main:  # state is consistent between steps
                 self.save()
@@ -143,14 +145,35 @@ class Trainer:
         self.saved_steps.append(self.step)
         return path
 
+    def write_field(self, samples: torch.Tensor) -> Path | None:
+        """D's field under real and generated points (2-D data, models with a ``field``)."""
+        if self.data.kind != "points" or self.data.shape != (2,) or not hasattr(self.model, "field"):
+            return None
+        from genlab.viz import draw_model_field
+
+        return draw_model_field(self.run_dir / "samples" / f"field-step{self.step:08d}.png", self.model,
+                                self.data.test[:2000], samples[:2000],
+                                title=f"{self.model.name} ({self.model.config.loss}), step {self.step}")
+
+    def write_gif(self) -> Path | None:
+        """An animated GIF of the run's field pictures, up to the current step."""
+        frames = [p for p in sorted((self.run_dir / "samples").glob("field-step*.png"))
+                  if int(p.stem[len("field-step"):]) <= self.step]
+        if not frames:
+            return None
+        from genlab.viz import make_gif
+
+        return make_gif(frames, self.run_dir / "samples" / "training.gif")
+
     def write_previews(self, log: MetricsLog | None) -> list[Path]:
         was_training = self.model.training
         self.model.eval()
         try:
             previews = self.model.preview(self.preview_x, PREVIEW_SEED)
+            field = self.write_field(previews["samples"]) if "samples" in previews else None
         finally:
             self.model.train(was_training)
-        paths = []
+        paths = [field] if field else []
         folder = self.run_dir / "samples"
         for name, images in previews.items():
             path = folder / f"{name}-step{self.step:08d}.png"
