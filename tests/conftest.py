@@ -3,8 +3,9 @@ import os
 import pytest
 import torch
 
-# Tests run on the CPU with two threads, as CI does; never touch a real cache or network.
-torch.set_num_threads(2)
+# Tests run on the CPU with one thread: their networks are tiny, and one thread per process never
+# oversubscribes the two cores. They never touch a real cache or the network.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from genlab.cli import evaluator as evaluator_cli
 from genlab.cli import figures
 from genlab.errors import GenlabError
 
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="cpu")
 
     figures.add_parser(sub)
+    evaluator_cli.add_parser(sub)
     return p
 
 
@@ -287,7 +289,7 @@ def _newest_per_kind(paths: list[Path]) -> list[Path]:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "eval": cmd_eval,
-            "figures": figures.run}
+            "figures": figures.run, "evaluator": evaluator_cli.run}
 
 if __name__ == "__main__":
     raise SystemExit(main())
