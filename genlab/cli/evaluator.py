@@ -10,15 +10,7 @@ import argparse
 import shlex
 import sys
 
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return v
+from genlab.cli.argtypes import positive_float
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -28,7 +20,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t = esub.add_parser("train", help="train the feature classifier of a labelled image data set")
     t.add_argument("--data", required=True, help="digits, mnist, fashion-mnist or cifar10")
     t.add_argument("--data-dir", help="where the data set's files are")
-    t.add_argument("--epochs", type=_positive_float, help="passes over the training set (default per data set)")
+    t.add_argument("--epochs", type=positive_float, help="passes over the training set (default per data set)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", help="weights file (.safetensors; a .json sidecar is written next to it); "
                                  "default: $GENLAB_CACHE/evaluators/evaluator-NAME.safetensors")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from genlab.cli import evaluator as evaluator_cli
+from genlab.cli.argtypes import nonneg_int, positive_float, positive_int
 from genlab.cli import figures
 from genlab.errors import GenlabError
 
@@ -20,36 +21,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as every other bad input
         sys.stderr.write(f"error: {message} (see '{self.prog} --help')\n")
         raise SystemExit(2)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {v}")
-    return v
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,15 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config overrides, e.g. latent_dim=20 or train.log_every=50")
     t.add_argument("--data", help="data set name, image folder, or N x 2 .npy/.csv file")
     t.add_argument("--data-dir", help="where the data set's files are")
-    t.add_argument("--steps", type=_nonneg_int, help="train to this many steps")
-    t.add_argument("--epochs", type=_positive_float, help="train for this many passes over the data")
-    t.add_argument("--batch-size", type=_positive_int)
+    t.add_argument("--steps", type=nonneg_int, help="train to this many steps")
+    t.add_argument("--epochs", type=positive_float, help="train for this many passes over the data")
+    t.add_argument("--batch-size", type=positive_int)
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     t.add_argument("--out", help="run directory (default runs/MODEL-DATA)")
     t.add_argument("--config", help="YAML config file (a run's config.yaml works)")
     t.add_argument("--resume", metavar="DIR", help="continue this run to --steps")
-    t.add_argument("--image-size", type=_positive_int)
+    t.add_argument("--image-size", type=positive_int)
     t.add_argument("--channels", type=int, choices=(1, 3))
     t.add_argument("--binarize", action="store_true", default=None,
                    help="dynamic binarisation of the training images; fixed binarised test set")
@@ -80,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run_dir")
-    s.add_argument("--n", type=_positive_int, default=64)
+    s.add_argument("--n", type=positive_int, default=64)
     s.add_argument("--out", required=True, help="PNG grid (or .pt / .npy for the raw tensor)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
@@ -88,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("interpolate", help="decode paths between latent codes")
     i.add_argument("run_dir")
     i.add_argument("--out", required=True, help="PNG grid, one path per row")
-    i.add_argument("--pairs", type=_positive_int, default=8)
-    i.add_argument("--steps", type=_positive_int, default=10)
+    i.add_argument("--pairs", type=positive_int, default=8)
+    i.add_argument("--steps", type=positive_int, default=10)
     i.add_argument("--method", choices=("lerp", "slerp"), default="slerp")
     i.add_argument("--from-prior", action="store_true", help="endpoints drawn from p(z), not test images")
     i.add_argument("--seed", type=int, default=0)
@@ -98,13 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="test-set metrics of a trained run")
     e.add_argument("run_dir")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    e.add_argument("--k", type=_positive_int, default=1000, help="VAE: importance samples for the NLL")
-    e.add_argument("--n-samples", type=_positive_int,
+    e.add_argument("--k", type=positive_int, default=1000, help="VAE: importance samples for the NLL")
+    e.add_argument("--n-samples", type=positive_int,
                    help="GAN: samples to score (default 2,500 for 2-D data, 10,000 for images)")
-    e.add_argument("--modes", type=_positive_int, help="2-D data: fit this many modes (default: known or by BIC)")
+    e.add_argument("--modes", type=positive_int, help="2-D data: fit this many modes (default: known or by BIC)")
     e.add_argument("--features", default="genlab", choices=("genlab", "inception"),
                    help="GAN on images: feature space of FID/KID/precision/recall")
-    e.add_argument("--max-examples", type=_positive_int, help="evaluate on the first N test examples")
+    e.add_argument("--max-examples", type=positive_int, help="evaluate on the first N test examples")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="cpu")
 
