@@ -66,3 +66,13 @@ def test_bernoulli_and_gaussian_log_likelihood_match_torch():
     log_sigma = torch.full((1, 4, 4), math.log(0.2))
     expected = Normal(mean, 0.2).log_prob(x).flatten(1).sum(-1)
     assert torch.allclose(losses.gaussian_log_likelihood(mean, log_sigma, x, 3), expected, atol=1e-4)
+
+
+def test_kl_warmup_and_beta():
+    from genlab.data.dataset import DataSpec
+    from genlab.models.vae import VAE, VAEConfig
+
+    spec = DataSpec(kind="image", shape=(1, 4, 4))
+    vae = VAE(VAEConfig(hidden=(8,), latent_dim=2, beta=2.0, warmup_steps=100), spec)
+    assert [vae.kl_weight(s) for s in (0, 50, 100, 1000)] == [0.0, 1.0, 2.0, 2.0]
+    assert VAE(VAEConfig(hidden=(8,), latent_dim=2, beta=0.5, warmup_steps=0), spec).kl_weight(0) == 0.5
