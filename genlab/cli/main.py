@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -96,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0)
     if args.command == "train":
         args.overrides = list(args.overrides) + overrides
+    signal.signal(signal.SIGTERM, _interrupt)  # outside training a kill ends like Ctrl-C
     try:
         return COMMANDS[args.command](args)
     except GenlabError as e:
@@ -107,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # unwritable output, disk full, ...
         sys.stderr.write(f"error: {e.strerror or e} ({e.filename})\n" if e.filename else f"error: {e}\n")
         return 2
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ device, seeds, progress bar, logging, sample grids, checkpoints and resume."""
 from __future__ import annotations
 
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -68,13 +69,14 @@ class Trainer:
     def fit(self, target_steps: int) -> None:
         cfg = self.cfg
         main = is_main_process()
-        log = MetricsLog(self.run_dir, cfg.tensorboard and main, resume_step=self.step) if main else None
-        bar = _progress(self.step, target_steps, cfg.progress and main)
+        stop, log, bar = GracefulStop(), None, None
         sums: dict[str, torch.Tensor] = {}
         n = 0
-        t0, drawn0 = time.perf_counter(), self.stream.batches_drawn
-        self.model.train()
         try:
+            log = MetricsLog(self.run_dir, cfg.tensorboard and main, resume_step=self.step) if main else None
+            bar = _progress(self.step, target_steps, cfg.progress and main)
+            t0, drawn0 = time.perf_counter(), self.stream.batches_drawn
+            self.model.train()
             while self.step < target_steps:
                 out = self.model.train_step(self.stream, self.optimizers, self.step)
                 self.step += 1
@@ -83,7 +85,8 @@ class Trainer:
                 n += 1
                 bar.update(1)
                 last = self.step == target_steps
-                checkpoint_now = last or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
+                checkpoint_now = last or stop.requested or (
+                    cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
                 if self.step % cfg.log_every == 0 or checkpoint_now:
                     dt = time.perf_counter() - t0
                     rate = (self.stream.batches_drawn - drawn0) * self.stream.batch_size / max(dt, 1e-9)
@@ -96,17 +99,17 @@ class Trainer:
                     t0, drawn0 = time.perf_counter(), self.stream.batches_drawn
                 if main and (last or (cfg.sample_every and self.step % cfg.sample_every == 0)):
                     self.write_previews(log)
-                if checkpoint_now:
+                if checkpoint_now and main:
                     self.save()
+                if stop.requested:  # Ctrl-C or a kill: stopped between two steps, state saved
+                    raise KeyboardInterrupt
             if main:
                 self.write_gif()
-        except KeyboardInterrupt:
-            if self.step > 0 and n == 0 and main:  # state is consistent between steps
-                self.save()
-            raise
         finally:
-            bar.close()
-            if log:
+            stop.restore()
+            if bar is not None:
+                bar.close()
+            if log is not None:
                 log.close()
 
     def _mean_checked(self, sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
@@ -186,6 +189,30 @@ class Trainer:
                 paths.append(save_points(images, path, reference=self.data.test[:2000],
                                          title=f"{name}, step {self.step}"))
         return paths
+
+
+class GracefulStop:
+    """While training, SIGINT and SIGTERM only ask the loop to stop after the current step (so the
+    checkpoint it then writes is consistent); a second signal interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: keep the default behaviour
+                pass
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
 
 
 def load_state_dict_strict(model: torch.nn.Module, weights: dict[str, torch.Tensor], where: Any) -> None:

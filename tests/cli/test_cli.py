@@ -129,3 +129,28 @@ def test_entry_point_in_a_fresh_process(tmp_path):
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     proc = subprocess.run(cmd + ["--help"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and "train" in proc.stdout
+
+
+def test_a_killed_training_stops_between_steps_and_keeps_a_checkpoint(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "GENLAB_CACHE": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", "vae", "--data", "digits", "--steps",
+                             "1000000", "--out", str(out), "--no-progress", "train.checkpoint_every=0",
+                             "train.log_every=10"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 60
+    while not (out / "metrics.jsonl").exists() and time.time() < deadline:  # training has begun
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "error: interrupted"
+    # stopped between steps: the state was saved, so the run can be resumed
+    assert (out / "checkpoints" / "latest").is_file()
+    from genlab.training.checkpoint import find_checkpoint
+
+    step = find_checkpoint(out).step
+    assert 0 < step < 1_000_000
+    assert main(["train", "--resume", str(out), "--steps", str(step + 5), "--no-progress"]) == 0
