@@ -74,6 +74,14 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Te
     return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
 
 
+def r1_penalty(r: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """R1 penalty E_x[||grad_x D(x)||^2] on real data (Mescheder et al. 2018,
+    https://arxiv.org/abs/1801.04406, eq. 9), not yet multiplied by gamma / 2. ``r`` = D(real),
+    computed from a ``real`` (B, ...) that requires grad."""
+    (grad,) = torch.autograd.grad(r.sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()
+
+
 # -- hinge (Lim & Ye 2017, https://arxiv.org/abs/1705.02894; Miyato et al. 2018) ------------------
 
 

@@ -42,21 +42,40 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(-1, *self.shape)
 
 
-class MLPDiscriminator(nn.Module):
-    """x (B, *shape) -> (B,) raw score; with packing, x holds ``pack`` examples side by side."""
+def _mlp(in_dim: int, hidden: tuple[int, ...], act: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    d = in_dim
+    for h in hidden:
+        layers += [nn.Linear(d, h), _act(act)]
+        d = h
+    layers.append(nn.Linear(d, 1))
+    return nn.Sequential(*layers)
 
-    def __init__(self, in_dim: int, hidden: tuple[int, ...], act: str = "leaky_relu"):
+
+class MLPDiscriminator(nn.Module):
+    """x (B, *shape) -> (B,) raw score; with packing, x holds ``pack`` examples side by side.
+
+    With ``single`` widths and pack p > 1, the score of a pack is the joint MLP's score of the
+    concatenated pack plus the sum of a per-example MLP's scores of its p members:
+    D(x_1..x_p) = D_joint(x_1, ..., x_p) + sum_i D_single(x_i). The joint term sees diversity
+    (PacGAN); the per-example term judges each example alone at full resolution, so one off-mode
+    sample in a pack is as easy to reject as without packing.
+    """
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], act: str = "leaky_relu", pack: int = 1,
+                 single: tuple[int, ...] = ()):
         super().__init__()
-        layers: list[nn.Module] = []
-        d = in_dim
-        for h in hidden:
-            layers += [nn.Linear(d, h), _act(act)]
-            d = h
-        layers.append(nn.Linear(d, 1))
-        self.net = nn.Sequential(*layers)
+        self.net = _mlp(in_dim, hidden, act)
+        self.pack = pack
+        self.single = _mlp(in_dim // pack, single, act) if single and pack > 1 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1)).squeeze(1)
+        x = x.flatten(1)  # (B, p * D)
+        out = self.net(x).squeeze(1)
+        if self.single is not None:
+            each = self.single(x.reshape(x.shape[0] * self.pack, -1))  # (B * p, 1)
+            out = out + each.view(x.shape[0], self.pack).sum(1)
+        return out
 
 
 def _norm2d(kind: str, channels: int, size: int) -> nn.Module:
@@ -114,6 +133,21 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).flatten()
+
+
+def spectral_normalize(module: nn.Module) -> nn.Module:
+    """Spectral normalisation of every linear and convolutional layer of ``module`` (in place):
+    W / sigma(W) with sigma estimated by one power iteration per training forward pass
+    (Miyato et al. 2018, https://arxiv.org/abs/1802.05957). Bounds D's Lipschitz constant layer by
+    layer, so D cannot become arbitrarily sharp and starve G (mission section 4)."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for name, child in list(module.named_children()):
+        if isinstance(child, (nn.Linear, nn.Conv2d)):
+            setattr(module, name, spectral_norm(child))
+        else:
+            spectral_normalize(child)
+    return module
 
 
 def dcgan_init(module: nn.Module) -> None:

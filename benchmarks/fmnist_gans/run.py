@@ -1,0 +1,214 @@
+"""Every GAN loss with the DCGAN networks on Fashion-MNIST, at one fixed budget, over 3 seeds.
+
+Protocol (in the spirit of Lucic et al. 2018, arXiv:1711.10337: equal budget, mean +- std over
+seeds, not the best run):
+  - data: Fashion-MNIST, 60,000 training images (28x28, grey), scaled to [-1, 1];
+  - model: the dcgan networks (strided convolutions, batch norm; layer norm in the WGAN-GP
+    critic), each loss with its paper's optimiser settings (the genlab presets):
+        ns       genlab train dcgan                  Adam(2e-4, 0.5, 0.999), K = 1
+        minimax  genlab train dcgan loss=minimax     (the saturating generator loss)
+        hinge    genlab train dcgan loss=hinge
+        ls       genlab train lsgan                  (a, b, c) = (0, 1, 1)
+        wgan     genlab train wgan                   RMSProp(5e-5), clip 0.01, K = 5
+        wgan-gp  genlab train wgan-gp                Adam(1e-4, 0, 0.9), lambda 10, K = 5
+    with one width for all (ngf = ndf = --width) and the same number of generator steps, batch 64;
+  - metric: `genlab eval DIR --json`: 10,000 samples of G against the 10,000 test images in the
+    feature space of genlab's shipped Fashion-MNIST evaluator (FID, KID, precision, recall,
+    density, coverage with k = 5, classifier score). These FIDs are NOT on the Inception scale of
+    the published numbers (anchors.md); compare the losses with each other, not with papers;
+  - 3 seeds a loss (train.seed 0, 1, 2; evaluation seed 0): mean +- sample std.
+
+    python benchmarks/fmnist_gans/run.py --jobs 2          # every loss, 3 seeds
+    python benchmarks/fmnist_gans/run.py --losses ns wgan --seeds 1
+    python benchmarks/fmnist_gans/run.py --quick           # the pipeline in seconds (for tests)
+
+Runs already in the results file are kept and skipped (--fresh redoes them). Writes
+results.json, a sample grid per loss (seed 0, the fixed preview noise) and, unless --quick, the
+table into README.md between the markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(ROOT))
+
+# loss -> (preset, overrides): each loss with its paper's settings
+LOSSES = {
+    "ns": ("dcgan", []),
+    "minimax": ("dcgan", ["loss=minimax"]),
+    "hinge": ("dcgan", ["loss=hinge"]),
+    "ls": ("lsgan", []),
+    "wgan": ("wgan", []),
+    "wgan-gp": ("wgan-gp", []),
+}
+METRICS = ("fid", "kid", "precision", "recall", "density", "coverage", "classifier_score")
+
+
+def run_one(job: dict) -> dict:
+    """Train and evaluate one loss at one seed; returns the record of the run."""
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    import genlab
+    from genlab.api import load_data
+    from genlab.config import DataConfig
+    from genlab.images import save_grid
+
+    run_dir = Path(job["run_dir"])
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    preset, overrides = LOSSES[job["loss"]]
+    overrides = [*overrides, f"ngf={job['width']}", f"ndf={job['width']}"]
+    t0 = time.perf_counter()
+    model = genlab.train(preset, job["data"], out=run_dir, seed=job["seed"], steps=job["steps"],
+                         batch_size=64, overrides=overrides, progress=False, tensorboard=False,
+                         sample_every=0, checkpoint_every=0, log_every=max(1, job["steps"] // 10))
+    train_s = time.perf_counter() - t0
+    model.eval()
+    data = load_data(DataConfig(name=job["data"]))
+    t0 = time.perf_counter()
+    scores = model.evaluate(data, n_samples=job["n_samples"], seed=0)
+    eval_s = time.perf_counter() - t0
+    grid = None
+    if job["seed"] == 0 and job.get("grid_dir"):
+        grid = Path(job["grid_dir"]) / f"samples-{job['loss']}.png"
+        save_grid(model.preview(None, seed=0)["samples"].cpu(), grid, nrow=8, scale=2)
+    if not job.get("keep"):
+        shutil.rmtree(run_dir, ignore_errors=True)
+    ov = "".join(f" {o}" for o in overrides)
+    return {"loss": job["loss"], "seed": job["seed"], **{m: scores[m] for m in METRICS},
+            "kid_std": scores["kid_std"], "n_generated": scores["n_generated"], "n_real": scores["n_real"],
+            "steps": job["steps"], "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
+            "threads": job["threads"], "grid": grid.name if grid else None,
+            "command": f"genlab train {preset} --data {job['data']} --out DIR --steps {job['steps']} "
+                       f"--batch-size 64{ov} train.seed={job['seed']} && genlab eval DIR --json"}
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    m = sum(values) / len(values)
+    s = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return m, s
+
+
+def aggregate(runs: list[dict]) -> list[dict]:
+    rows = []
+    for loss in LOSSES:
+        rs = sorted((r for r in runs if r["loss"] == loss), key=lambda r: r["seed"])
+        if rs:
+            rows.append({"loss": loss, "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"],
+                         **{m: [round(v, 4) for v in _stats([r[m] for r in rs])]
+                            for m in (*METRICS, "train_seconds")}})
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| loss | FID ↓ | KID ×1000 ↓ | precision ↑ | recall ↑ | density | coverage ↑ | classifier score ↑ "
+             "| min / run | seeds |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        def pm(key, scale=1.0, digits=2):
+            return f"{r[key][0] * scale:.{digits}f} ± {r[key][1] * scale:.{digits}f}"
+        lines.append(f"| {r['loss']} | {pm('fid')} | {pm('kid', 1000)} | {pm('precision')} | {pm('recall')} | "
+                     f"{pm('density')} | {pm('coverage')} | {pm('classifier_score')} | "
+                     f"{r['train_seconds'][0] / 60:.1f} | {len(r['seeds'])} |")
+    return "\n".join(lines)
+
+
+def update_readme(record: dict) -> None:
+    readme = HERE / "README.md"
+    start, end = "<!-- table:start -->", "<!-- table:end -->"
+    text = readme.read_text() if readme.is_file() else ""
+    if start in text and end in text:
+        body = markdown(record["tables"])
+        readme.write_text(text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1])
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="digits, 4 steps, 1 seed, 200 samples: seconds")
+    p.add_argument("--losses", nargs="+", default=list(LOSSES), choices=list(LOSSES))
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=3000, help="generator steps a run (the budget)")
+    p.add_argument("--width", type=int, default=32, help="ngf = ndf of the dcgan networks")
+    p.add_argument("--n-samples", type=int, default=10_000)
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads a run (default: cores / jobs)")
+    p.add_argument("--run-dir", default="runs/bench-fmnist-gans")
+    p.add_argument("--out", default=None, help="results file (default: results.json beside this script)")
+    p.add_argument("--fresh", action="store_true", help="ignore runs already in the results file")
+    p.add_argument("--keep-runs", action="store_true")
+    args = p.parse_args()
+    data = "fashion-mnist"
+    if args.quick:  # digits ship with scikit-learn: the pipeline runs anywhere
+        data, args.seeds, args.steps, args.width, args.n_samples = "digits", 1, 4, 8, 200
+    out = Path(args.out) if args.out else (HERE / "results.json" if not args.quick else
+                                          Path(args.run_dir) / "results-quick.json")
+    grid_dir = out.parent
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
+    done = {(r["loss"], r["seed"], r["steps"]) for r in old}
+    jobs = [{"loss": loss, "seed": s, "data": data, "steps": args.steps, "width": args.width,
+             "n_samples": args.n_samples, "threads": threads, "grid_dir": str(grid_dir), "keep": args.keep_runs,
+             "run_dir": str(Path(args.run_dir) / f"{loss}-s{s}")}
+            for s in range(args.seeds) for loss in args.losses if (loss, s, args.steps) not in done]
+    print(f"{len(jobs)} runs to do ({args.jobs} at a time, {threads} thread(s) each)", file=sys.stderr, flush=True)
+    runs = list(old)
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+    def save() -> dict:
+        record = {"benchmark": "fmnist_gans", "quick": args.quick, "data": data, "steps": args.steps,
+                  "width": args.width, "batch_size": 64, "n_samples": args.n_samples,
+                  "features": "genlab evaluator (fashion-mnist)", "tables": aggregate(runs), "runs": runs,
+                  "conditions": {"jobs": args.jobs, "threads_per_run": threads, "loadavg_at_start": load0},
+                  "machine": machine(), "date": time.strftime("%Y-%m-%d")}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        tmp.replace(out)
+        return record
+
+    def report(r: dict) -> None:
+        runs.append(r)
+        save()
+        print(f"{r['loss']:>8} seed {r['seed']}: FID {r['fid']:.2f}, precision {r['precision']:.3f}, "
+              f"recall {r['recall']:.3f}, {r['train_seconds']:.0f} s", file=sys.stderr, flush=True)
+
+    if args.jobs > 1:
+        with mp.get_context("spawn").Pool(args.jobs) as pool:
+            for r in pool.imap_unordered(run_one, jobs):
+                report(r)
+    else:
+        for j in jobs:
+            report(run_one(j))
+    record = save()
+    if not args.quick and args.out is None:
+        update_readme(record)
+    print(markdown(record["tables"]))
+
+
+if __name__ == "__main__":
+    main()

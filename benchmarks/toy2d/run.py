@@ -1,0 +1,382 @@
+"""Mode coverage of the `gan` recipe on 2-D mixtures, every loss, beside the published table.
+
+Protocol (VEEGAN, Srivastava et al. 2017, arXiv:1705.07761; PacGAN, Lin et al. 2018,
+arXiv:1712.04086; see ../../../shared/docs/anchors.md):
+  - data: ring8 (8 Gaussians on the unit circle, std 0.01) and grid25 ({-4..4}^2, std 0.05),
+    50,000 training points;
+  - model: `genlab train gan` with no option but the loss (and the seed): the `gan` recipe;
+  - metric: 2,500 samples of the (EMA) generator; a sample is high quality (HQ) if it lies within
+    3 std of its nearest mode, a mode is captured if it is the nearest mode of an HQ sample;
+    reverse KL between the mode histograms of generated and real points;
+  - 5 seeds per row (train.seed = 0..4, evaluation seed 0): mean +- std (sample std, ddof 1).
+
+Each run is what a user types:
+    genlab train gan --data ring8 --out DIR loss=LOSS train.seed=S
+    genlab eval DIR --json
+(here called in-process through the Python API, timed from model build to the last checkpoint).
+
+The robustness table trains the same recipe on point files this script writes (.npy, other
+scales, offsets and numbers of modes) and scores them with fitted modes, as a user would:
+    genlab eval DIR --json --modes M          (Python: model.evaluate(data, modes=M))
+
+    python benchmarks/toy2d/run.py                    # every table (about 2.5 min a run)
+    python benchmarks/toy2d/run.py --only main --losses ns --jobs 2
+    python benchmarks/toy2d/run.py --only ablation --seeds 3
+    python benchmarks/toy2d/run.py --quick            # the whole pipeline in seconds (for tests)
+
+Runs already in --out are kept and skipped (delete the file or pass --fresh to redo them), so
+an interrupted sweep continues where it stopped. Writes results.json (every run plus the
+aggregated tables) and, unless --quick, the tables into README.md between the markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(ROOT))
+
+LOSSES = ("ns", "minimax", "ls", "wgan", "wgan-gp", "hinge")
+SETS = ("ring8", "grid25")
+PLAIN_CONFIG = ROOT / "configs" / "gan-plain.yaml"
+JBOP = 0.05  # jacobian_reject of the second evaluation of every run
+
+# Published numbers, from ../../../shared/docs/anchors.md (VEEGAN Table 1, PacGAN Table 1).
+PUBLISHED = [
+    ("GAN", 1, 99.3, 3.3, 0.5, "VEEGAN Table 1"),
+    ("ALI", 2.8, 0.13, 15.8, 1.6, "VEEGAN Table 1"),
+    ("Unrolled GAN", 7.6, 35.6, 23.6, 16, "VEEGAN Table 1"),
+    ("VEEGAN", 8, 52.9, 24.6, 40, "VEEGAN Table 1"),
+    ("GAN (bigger nets)", 6.3, 98.2, 17.3, 94.8, "PacGAN Table 1"),
+    ("PacGAN2", 7.9, 95.6, 23.8, 91.3, "PacGAN Table 1"),
+    ("PacGAN4", 7.8, 95.9, 24.8, 93.6, "PacGAN Table 1"),
+]
+
+# Point files of other scales, offsets and numbers of modes: (name, kind, modes, size, centre,
+# component std); size is the radius of a ring or the spacing of a grid. The std is about the
+# same fraction of the distance between neighbouring modes as in ring8 and grid25.
+ROBUST = [
+    ("ring12-r50-at-100,-20", "ring", 12, 50.0, (100.0, -20.0), 0.5),
+    ("grid9-spacing0.01", "grid", 9, 0.01, (0.0, 0.0), 0.00025),
+    ("ring5-r1000-at--5000,3000", "ring", 5, 1000.0, (-5000.0, 3000.0), 10.0),
+    ("grid16-spacing10-at-7,7", "grid", 16, 10.0, (7.0, 7.0), 0.25),
+]
+ROBUST_POINTS = 20_000
+
+# Ablation of the recipe: each row removes one fix (key=value overrides on the recipe), and the
+# plain course GAN (configs/gan-plain.yaml).
+ABLATION = [
+    ("recipe", []),
+    ("no packing (pack=1)", ["pack=1"]),
+    ("packed D only (d_single=[])", ["d_single=[]"]),
+    ("no lr decay", ["lr_decay_end=0"]),
+    ("no EMA (ema=0)", ["ema=0"]),
+    ("plain (configs/gan-plain.yaml)", ["@plain"]),
+]
+
+
+# -- one run ----------------------------------------------------------------------------------
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_one(job: dict) -> dict:
+    """Train and evaluate one configuration; returns the record of the run."""
+    import torch
+
+    import genlab
+    from genlab.api import load_data
+    from genlab.config import DataConfig
+
+    run_dir = Path(job["run_dir"])
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    overrides = [o for o in job["overrides"] if o != "@plain"]
+    config = str(PLAIN_CONFIG) if "@plain" in job["overrides"] else None
+    kwargs = dict(steps=job["steps"]) if job.get("steps") else {}
+    t0 = time.perf_counter()
+    model = genlab.train("gan", job["data"], out=run_dir, seed=job["seed"], config=config,
+                         overrides=overrides, progress=False, tensorboard=False, sample_every=0,
+                         checkpoint_every=0, log_every=1000, **kwargs)
+    train_s = time.perf_counter() - t0
+    model.eval()
+    data = load_data(DataConfig(name=job["data"]))
+    t0 = time.perf_counter()
+    r = model.evaluate(data, n_samples=2500, seed=0, modes=job.get("modes"))
+    eval_s = time.perf_counter() - t0
+    # the same generator sampled with JBOP (jacobian_reject=0.05): the 5 % steepest latent draws dropped
+    model.config.jacobian_reject = JBOP
+    rj = model.evaluate(data, n_samples=2500, seed=0, modes=job.get("modes"))
+    steps = genlab.load(run_dir).step
+    if not job.get("keep"):
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return {**{k: job[k] for k in ("table", "row", "data", "seed")}, "overrides": job["overrides"],
+            "modes": r["modes"], "n_modes": r["n_modes"], "hq": r["hq"], "reverse_kl": r["reverse_kl"],
+            "modes_source": r["modes_source"], "modes_jbop": rj["modes"], "hq_jbop": rj["hq"],
+            "reverse_kl_jbop": rj["reverse_kl"], "steps": steps, "train_seconds": round(train_s, 1),
+            "eval_seconds": round(eval_s, 1), "threads": torch.get_num_threads(),
+            "command": command(job)}
+
+
+def command(job: dict) -> str:
+    cfg = " --config configs/gan-plain.yaml" if "@plain" in job["overrides"] else ""
+    steps = f" --steps {job['steps']}" if job.get("steps") else ""
+    ov = "".join(f" {o}" for o in job["overrides"] if o != "@plain")
+    data = job["data"] if not job["data"].endswith(".npy") else Path(job["data"]).name
+    ev = f"genlab eval DIR --json{' --modes ' + str(job['modes']) if job.get('modes') else ''}"
+    return f"genlab train gan --data {data} --out DIR{cfg}{steps}{ov} train.seed={job['seed']} && {ev}"
+
+
+# -- point files for the robustness table ----------------------------------------------------
+
+def write_point_files(folder: Path, n: int = ROBUST_POINTS) -> list[tuple[str, Path, int]]:
+    import numpy as np
+
+    from genlab.data.points import grid_modes, ring_modes
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, (name, kind, m, size, centre, std) in enumerate(ROBUST):
+        base = ring_modes(m) if kind == "ring" else grid_modes(m) / 2  # unit radius / unit spacing
+        centres = base * size + np.asarray(centre)
+        rng = np.random.default_rng(100 + i)
+        pts = centres[rng.integers(m, size=n)] + std * rng.standard_normal((n, 2))
+        path = folder / f"{name}.npy"
+        np.save(path, pts.astype(np.float32))
+        out.append((name, path, m))
+    return out
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    m = sum(values) / len(values)
+    s = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return m, s
+
+
+def aggregate(runs: list[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["table"], r["row"], r["data"]), []).append(r)
+    rows = []
+    for (table, row, data), rs in groups.items():
+        rs = sorted(rs, key=lambda r: r["seed"])
+        entry = {"table": table, "row": row, "data": data, "seeds": [r["seed"] for r in rs],
+                 "n_modes": rs[0]["n_modes"], "steps": rs[0]["steps"], "threads": rs[0]["threads"]}
+        for key, scale in (("modes", 1), ("hq", 100), ("reverse_kl", 1), ("train_seconds", 1),
+                           ("modes_jbop", 1), ("hq_jbop", 100), ("reverse_kl_jbop", 1)):
+            m, s = _stats([r[key] * scale for r in rs])
+            entry[key] = [round(m, 3), round(s, 3)]
+        rows.append(entry)
+    return rows
+
+
+def _pm(v: list[float], digits: int) -> str:
+    return f"{v[0]:.{digits}f} ± {v[1]:.{digits}f}"
+
+
+def markdown(rows: list[dict], table: str, row_order: list[str], jbop: bool = False) -> str:
+    """A markdown table of the aggregated rows of ``table``; with ``jbop`` the metrics of the
+    second evaluation (jacobian_reject=JBOP) of the same runs."""
+    x = "_jbop" if jbop else ""
+    sets = sorted({r["data"] for r in rows if r["table"] == table},
+                  key=lambda d: (SETS.index(d) if d in SETS else 99, d))
+    by = {(r["row"], r["data"]): r for r in rows if r["table"] == table}
+    lines = []
+    if table == "robustness":
+        lines += ["| point file | modes | HQ % | reverse KL | s / run | seeds |", "|---|---|---|---|---|---|"]
+        for d in sets:
+            r = by.get(("recipe", d))
+            if r:
+                lines.append(f"| {Path(d).stem} | {_pm(r['modes' + x], 1)} / {r['n_modes']} | {_pm(r['hq' + x], 1)} | "
+                             f"{_pm(r['reverse_kl' + x], 3)} | {r['train_seconds'][0]:.0f} | {len(r['seeds'])} |")
+        return "\n".join(lines)
+    head = "| " + ("loss" if table == "main" else "variant") + " | " + " | ".join(
+        f"{d} modes | {d} HQ % | {d} rev. KL | {d} s/run" for d in sets) + " | seeds |"
+    lines += [head, "|" + "---|" * (1 + 4 * len(sets) + 1)]
+    for name in row_order:
+        cells, seeds = [], set()
+        if not any((name, d) in by for d in sets):
+            continue
+        for d in sets:
+            r = by.get((name, d))
+            if r is None:
+                cells += ["missing"] * 4
+                continue
+            seeds.add(len(r["seeds"]))
+            cells += [f"{_pm(r['modes' + x], 1)} / {r['n_modes']}", _pm(r["hq" + x], 1), _pm(r["reverse_kl" + x], 3),
+                      f"{r['train_seconds'][0]:.0f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'/'.join(map(str, sorted(seeds)))} |")
+    return "\n".join(lines)
+
+
+def published_markdown() -> str:
+    lines = ["| model | ring modes /8 | ring HQ % | grid modes /25 | grid HQ % | source |", "|---|---|---|---|---|---|"]
+    lines += [f"| {m} | {a} | {b} | {c} | {d} | {s} |" for m, a, b, c, d, s in PUBLISHED]
+    return "\n".join(lines)
+
+
+def update_readme(record: dict) -> None:
+    readme = HERE / "README.md"
+    if not readme.is_file():
+        return
+    text = readme.read_text()
+    for table, order in (("main", list(LOSSES)), ("ablation", [n for n, _ in ABLATION]),
+                         ("robustness", None)):
+        for jbop in (False, True):
+            marker = table + ("-jbop" if jbop else "")
+            start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+            if start not in text or end not in text:
+                continue
+            body = markdown(record["tables"], table, order or [], jbop)
+            text = text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1]
+    readme.write_text(text)
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
+
+
+# -- main -----------------------------------------------------------------------------------
+
+def plan(args: argparse.Namespace, run_root: Path) -> list[dict]:
+    seeds = range(args.seeds)
+    steps = args.steps
+    jobs: list[dict] = []
+
+    def add(table, row, data, overrides, seed, modes=None):
+        tag = f"{table}-{row}-{Path(data).stem}-s{seed}".replace(" ", "_").replace("/", "_")
+        jobs.append({"table": table, "row": row, "data": str(data), "seed": seed, "overrides": overrides,
+                     "steps": steps, "modes": modes, "run_dir": str(run_root / tag), "keep": args.keep_runs})
+
+    if "main" in args.only:
+        for loss in args.losses:
+            for data in args.sets:
+                for s in seeds:
+                    add("main", loss, data, [f"loss={loss}"] if loss != "ns" else [], s)
+    if "ablation" in args.only:
+        for name, ov in ABLATION:
+            for data in args.sets:
+                for s in seeds:
+                    add("ablation", name, data, ov, s)
+    if "robustness" in args.only:
+        for name, path, m in write_point_files(run_root / "points"):
+            for s in seeds:
+                add("robustness", "recipe", path, [], s, modes=m)
+    return jobs
+
+
+def key(r: dict, steps_override: int | None) -> tuple:
+    return (r["table"], r["row"], Path(r["data"]).name, r["seed"], steps_override)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="60 steps, 1 seed, every table: seconds")
+    p.add_argument("--only", nargs="+", default=["main", "robustness", "ablation"],
+                   choices=("main", "robustness", "ablation"))
+    p.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--steps", type=int, default=None, help="override the recipe's steps (not for the table)")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads a run (default: cores / jobs)")
+    p.add_argument("--run-dir", default="runs/bench-toy2d")
+    p.add_argument("--out", default=None, help="results file (default: results.json beside this script)")
+    p.add_argument("--fresh", action="store_true", help="ignore runs already in --out")
+    p.add_argument("--keep-runs", action="store_true", help="keep the run directories")
+    args = p.parse_args()
+    if args.quick:
+        args.seeds, args.steps = 1, args.steps or 60
+    out = Path(args.out) if args.out else (HERE / "results.json" if not args.quick else
+                                          Path(args.run_dir) / "results-quick.json")
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    run_root = Path(args.run_dir)
+    jobs = plan(args, run_root)
+    if args.quick:  # the first two ablation rows are enough to exercise the code path
+        keep_rows = {n for n, _ in ABLATION[:1]} | {ABLATION[-1][0]}
+        jobs = [j for j in jobs if j["table"] != "ablation" or j["row"] in keep_rows]
+    old = []
+    if out.is_file() and not args.fresh:
+        old = json.loads(out.read_text()).get("runs", [])
+    # the ablation's "recipe" row is the main table's ns row: reuse those runs, seed by seed
+    for j in [j for j in jobs if j["table"] == "ablation" and j["row"] == "recipe"]:
+        twin = [r for r in old if key(r, r.get("steps_override")) == key({**j, "table": "main", "row": "ns"}, args.steps)]
+        if twin and key(j, args.steps) not in {key(r, r.get("steps_override")) for r in old}:
+            old.append({**twin[0], "table": "ablation", "row": "recipe", "overrides": []})
+    done = {key(r, r.get("steps_override")) for r in old}
+    todo = [j for j in jobs if key(j, args.steps) not in done]
+    print(f"{len(jobs)} runs planned, {len(jobs) - len(todo)} already in {out}, {len(todo)} to do "
+          f"({args.jobs} at a time, {threads} thread(s) each)", file=sys.stderr, flush=True)
+    runs = list(old)
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+    def save() -> dict:
+        record = {"benchmark": "toy2d", "quick": args.quick, "protocol": "VEEGAN/PacGAN: 2,500 samples, "
+                  "HQ within 3 std of the nearest mode, captured = nearest mode of an HQ sample; "
+                  "mean ± sample std over seeds", "published": [dict(zip(
+                      ("model", "ring_modes", "ring_hq", "grid_modes", "grid_hq", "source"), row)) for row in PUBLISHED],
+                  "tables": aggregate(runs), "runs": runs,
+                  "conditions": {"jobs": args.jobs, "threads_per_run": threads, "loadavg_at_start": load0},
+                  "machine": machine(), "date": time.strftime("%Y-%m-%d")}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        tmp.replace(out)
+        return record
+
+    ctx = mp.get_context("spawn")
+    if args.jobs > 1:
+        with ctx.Pool(args.jobs, initializer=_init_worker, initargs=(threads,)) as pool:
+            for r in pool.imap_unordered(run_one, todo):
+                runs.append({**r, "steps_override": args.steps})
+                _report(r)
+                save()
+    else:
+        _init_worker(threads)
+        for j in todo:
+            r = run_one(j)
+            runs.append({**r, "steps_override": args.steps})
+            _report(r)
+            save()
+    record = save()
+    if not args.quick and args.out is None:
+        update_readme(record)
+    for table, order in (("main", list(LOSSES)), ("ablation", [n for n, _ in ABLATION]), ("robustness", None)):
+        if any(r["table"] == table for r in record["tables"]):
+            print(f"\n## {table}\n" + markdown(record["tables"], table, order or []))
+
+
+def _report(r: dict) -> None:
+    print(f"{r['table']:>10} {r['row']:<28} {Path(r['data']).name:<28} seed {r['seed']}: "
+          f"{r['modes']}/{r['n_modes']} modes, HQ {100 * r['hq']:.1f} %, rKL {r['reverse_kl']:.3f}, "
+          f"{r['train_seconds']:.0f} s", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()

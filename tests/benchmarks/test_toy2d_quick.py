@@ -1,0 +1,33 @@
+"""benchmarks/toy2d --quick runs the whole pipeline (every loss, both sets, the robustness point
+files with fitted modes, the ablation's first and last rows) in seconds and writes its results."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LOSSES = {"ns", "minimax", "ls", "wgan", "wgan-gp", "hinge"}
+
+
+def test_toy2d_quick_writes_every_table(tmp_path):
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/toy2d/run.py"), "--quick", "--threads", "1",
+                    "--run-dir", str(tmp_path / "runs"), "--out", str(out)], check=True, capture_output=True,
+                   cwd=ROOT)
+    record = json.loads(out.read_text())
+    assert record["quick"] and record["published"][-1]["model"] == "PacGAN4"
+    main = [r for r in record["tables"] if r["table"] == "main"]
+    assert {(r["row"], r["data"]) for r in main} == {(l, d) for l in LOSSES for d in ("ring8", "grid25")}
+    for r in record["tables"]:
+        for col in ("modes", "hq", "reverse_kl", "train_seconds"):
+            mean, std = r[col]
+            assert mean == mean and std >= 0, (r["row"], col)
+        assert r["seeds"] == [0]
+    robust = [r for r in record["tables"] if r["table"] == "robustness"]
+    assert len(robust) >= 2 and all(r["n_modes"] in (5, 9, 12, 16) for r in robust)
+    assert all(r["modes_source"] == "fitted" for r in record["runs"] if r["table"] == "robustness")
+    assert {r["row"] for r in record["tables"] if r["table"] == "ablation"} >= {"recipe"}
+    run = record["runs"][0]
+    assert run["command"].startswith("genlab train gan --data") and "genlab eval DIR --json" in run["command"]
+    assert not (ROOT / "benchmarks/toy2d/results.json").samefile(out) if (ROOT / "benchmarks/toy2d/results.json").exists() else True
