@@ -19,7 +19,7 @@ The robustness table trains the same recipe on point files this script writes (.
 scales, offsets and numbers of modes) and scores them with fitted modes, as a user would:
     genlab eval DIR --json --modes M          (Python: model.evaluate(data, modes=M))
 
-    python benchmarks/toy2d/run.py                    # every table (about 2.5 min a run)
+    python benchmarks/toy2d/run.py                    # every table (about 3 min a run)
     python benchmarks/toy2d/run.py --only main --losses ns --jobs 2
     python benchmarks/toy2d/run.py --only ablation --seeds 3
     python benchmarks/toy2d/run.py --quick            # the whole pipeline in seconds (for tests)

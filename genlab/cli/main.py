@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model (or --resume a run)")
     t.add_argument("model", nargs="?", help=f"one of: {', '.join(sorted(MODELS))}")
     t.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="config overrides, e.g. latent_dim=20 or train.log_every=50")
+                   help="config overrides, e.g. latent_dim=20 or train.log_every=50; any config key "
+                        "also works as a flag: --loss minimax --d-steps 5")
     t.add_argument("--data", help="data set name, image folder, or N x 2 .npy/.csv file")
     t.add_argument("--data-dir", help="where the data set's files are")
     t.add_argument("--steps", type=nonneg_int, help="train to this many steps")
@@ -85,14 +86,38 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def config_flags(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Config keys given as flags, in order: ``--d-steps 5``, ``--loss=minimax`` or a bare
+    ``--spectral-norm`` (true) become ``d-steps=5``, ``loss=minimax``, ``spectral-norm=true``
+    beside the plain ``key=value`` words; returns (overrides, tokens that are neither). The keys
+    are checked against the config later, so an unknown one is a clear error."""
+    overrides, rest, i = [], [], 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.startswith("--") and len(tok) > 2:
+            name, eq, value = tok[2:].partition("=")
+            if not eq:
+                nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+                if nxt is not None and not nxt.startswith("--") and "=" not in nxt:
+                    value, i = nxt, i + 1
+                else:
+                    value = "true"
+            overrides.append(f"{name}={value}")
+        elif "=" in tok and not tok.startswith("-"):
+            overrides.append(tok)
+        else:
+            rest.append(tok)
+        i += 1
+    return overrides, rest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
-        overrides = [a for a in extra if "=" in a and not a.startswith("-")]
-        rest = [a for a in extra if a not in overrides]
-        if rest or (overrides and args.command != "train"):
-            parser.error(f"unrecognized arguments: {' '.join(rest or overrides)}")
+        overrides, rest = config_flags(extra) if args.command == "train" else ([], extra)
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
     except SystemExit as e:  # argparse: --help (0) or a usage error (2), already printed
         return int(e.code or 0)
     if args.command == "train":

@@ -70,7 +70,11 @@ BAD = [
     (["train", "vae", "--data", "digits", "lr=-1"], "lr > 0"),
     (["train", "vae", "--data", "/no/such/dir/"], "/no/such/dir"),
     (["train", "vae", "--data", "digits", "--config", "/no/such.yaml"], "does not exist"),
+    (["train", "vae", "--data", "digits", "--no-such-flag", "3"], "unknown config key 'no_such_flag'"),
+    (["train", "gan", "--data", "ring8", "--loss", "nosuchloss"], "nosuchloss"),
+    (["train", "gan", "--data", "ring8", "--d-steps", "zero"], "d_steps"),
     (["sample", "/no/such/run", "--out", "x.png"], "does not exist"),
+    (["sample", "/no/such/run", "--out", "x.png", "--loss", "ns"], "unrecognized arguments: --loss ns"),
     (["eval", "/no/such/run"], "does not exist"),
 ]
 
@@ -86,6 +90,26 @@ def test_bad_input_is_one_error_line(capsys, tmp_path, argv, message):
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert message in lines[0]
     assert not out_dir.exists(), "a failed run must leave no directory behind"
+
+
+def test_config_keys_work_as_flags():
+    from genlab.cli.main import config_flags
+
+    assert config_flags(["--d-steps", "5", "--loss=minimax", "pack=2", "--spectral-norm", "--ema", "0.9"]) == (
+        ["d-steps=5", "loss=minimax", "pack=2", "spectral-norm=true", "ema=0.9"], [])
+    assert config_flags(["--spectral-norm", "lr_g=1e-3", "-x", "word"]) == (["spectral-norm=true", "lr_g=1e-3"],
+                                                                              ["-x", "word"])
+
+
+def test_gan_flags_reach_the_saved_config(capsys, tmp_path):
+    import yaml
+
+    code, _, err = run(capsys, "train", "gan", "--data", "ring8", "--loss", "minimax", "--d-steps", "2", "--net",
+                       "mlp", "--steps", "3", "--out", tmp_path / "g", "--no-progress", "g_hidden=8", "d_hidden=8",
+                       "d_single=[]", "train.tensorboard=false", "train.sample_every=0")
+    assert code == 0, err
+    saved = yaml.safe_load((tmp_path / "g" / "config.yaml").read_text())["model_config"]
+    assert (saved["loss"], saved["d_steps"], saved["net"], saved["g_hidden"]) == ("minimax", 2, "mlp", [8])
 
 
 def test_existing_run_directory_is_not_overwritten(capsys, vae_run):

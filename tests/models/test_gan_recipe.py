@@ -126,3 +126,18 @@ def test_recipe_resume_is_bit_exact_across_the_lr_decay(tmp_path):
     resumed = genlab.train(resume=tmp_path / "b", steps=20, progress=False)
     a, b = one_go.state_dict(), resumed.state_dict()
     assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_packed_d_with_a_per_example_head_adds_the_scores():
+    from genlab.models.gan_nets import MLPDiscriminator
+
+    torch.manual_seed(0)
+    d = MLPDiscriminator(2 * 3, (8,), pack=3, single=(4,))
+    x = torch.randn(5, 3, 2)  # 5 packs of 3 points
+    joint = d.net(x.flatten(1)).squeeze(1)
+    each = torch.stack([d.single(x[:, i]).squeeze(1) for i in range(3)], 1).sum(1)
+    assert torch.allclose(d(x), joint + each, atol=1e-6)
+    # swapping points inside a pack changes only the joint term; the per-example sum is symmetric
+    assert torch.allclose(d(x) - d.net(x.flatten(1)).squeeze(1), d(x[:, [2, 0, 1]]) -
+                          d.net(x[:, [2, 0, 1]].flatten(1)).squeeze(1), atol=1e-6)
+    assert MLPDiscriminator(2, (8,), pack=1, single=(4,)).single is None  # unpacked: no extra head
