@@ -82,6 +82,7 @@ ABLATION = [
     ("packed D only (d_single=[])", ["d_single=[]"]),
     ("no lr decay", ["lr_decay_end=0"]),
     ("no EMA (ema=0)", ["ema=0"]),
+    ("G 3x256 (same steps)", ["g_hidden=256,256,256"]),
     ("plain (configs/gan-plain.yaml)", ["@plain"]),
 ]
 
