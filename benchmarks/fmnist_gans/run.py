@@ -31,10 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import multiprocessing as mp
 import os
-import platform
 import shutil
 import sys
 import time
@@ -44,6 +41,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import machine, mean_std, run_jobs, write_json  # noqa: E402
 
 # loss -> (preset, overrides): each loss with its paper's settings
 LOSSES = {
@@ -61,7 +60,6 @@ def run_one(job: dict) -> dict:
     """Train and evaluate one loss at one seed; returns the record of the run."""
     import torch
 
-    torch.set_num_threads(job["threads"])
     import genlab
     from genlab.api import load_data
     from genlab.config import DataConfig
@@ -92,15 +90,9 @@ def run_one(job: dict) -> dict:
     return {"loss": job["loss"], "seed": job["seed"], **{m: scores[m] for m in METRICS},
             "kid_std": scores["kid_std"], "n_generated": scores["n_generated"], "n_real": scores["n_real"],
             "steps": job["steps"], "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
-            "threads": job["threads"], "grid": grid.name if grid else None,
+            "threads": torch.get_num_threads(), "grid": grid.name if grid else None,
             "command": f"genlab train {preset} --data {job['data']} --out DIR --steps {job['steps']} "
                        f"--batch-size 64{ov} train.seed={job['seed']} && genlab eval DIR --json"}
-
-
-def _stats(values: list[float]) -> tuple[float, float]:
-    m = sum(values) / len(values)
-    s = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return m, s
 
 
 def aggregate(runs: list[dict]) -> list[dict]:
@@ -109,7 +101,7 @@ def aggregate(runs: list[dict]) -> list[dict]:
         rs = sorted((r for r in runs if r["loss"] == loss), key=lambda r: r["seed"])
         if rs:
             rows.append({"loss": loss, "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"],
-                         **{m: [round(v, 4) for v in _stats([r[m] for r in rs])]
+                         **{m: [round(v, 4) for v in mean_std([r[m] for r in rs])]
                             for m in (*METRICS, "train_seconds")}})
     return rows
 
@@ -133,18 +125,6 @@ def update_readme(record: dict) -> None:
     if start in text and end in text:
         body = markdown(record["tables"])
         readme.write_text(text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1])
-
-
-def machine() -> dict:
-    import torch
-
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
 
 
 def main() -> None:
@@ -172,7 +152,7 @@ def main() -> None:
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
     done = {(r["loss"], r["seed"], r["steps"]) for r in old}
     jobs = [{"loss": loss, "seed": s, "data": data, "steps": args.steps, "width": args.width,
-             "n_samples": args.n_samples, "threads": threads, "grid_dir": str(grid_dir), "keep": args.keep_runs,
+             "n_samples": args.n_samples, "grid_dir": str(grid_dir), "keep": args.keep_runs,
              "run_dir": str(Path(args.run_dir) / f"{loss}-s{s}")}
             for s in range(args.seeds) for loss in args.losses if (loss, s, args.steps) not in done]
     print(f"{len(jobs)} runs to do ({args.jobs} at a time, {threads} thread(s) each)", file=sys.stderr, flush=True)
@@ -185,10 +165,7 @@ def main() -> None:
                   "features": "genlab evaluator (fashion-mnist)", "tables": aggregate(runs), "runs": runs,
                   "conditions": {"jobs": args.jobs, "threads_per_run": threads, "loadavg_at_start": load0},
                   "machine": machine(), "date": time.strftime("%Y-%m-%d")}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        tmp.replace(out)
+        write_json(out, record)
         return record
 
     def report(r: dict) -> None:
@@ -197,13 +174,8 @@ def main() -> None:
         print(f"{r['loss']:>8} seed {r['seed']}: FID {r['fid']:.2f}, precision {r['precision']:.3f}, "
               f"recall {r['recall']:.3f}, {r['train_seconds']:.0f} s", file=sys.stderr, flush=True)
 
-    if args.jobs > 1:
-        with mp.get_context("spawn").Pool(args.jobs) as pool:
-            for r in pool.imap_unordered(run_one, jobs):
-                report(r)
-    else:
-        for j in jobs:
-            report(run_one(j))
+    for r in run_jobs(run_one, jobs, args.jobs, threads):
+        report(r)
     record = save()
     if not args.quick and args.out is None:
         update_readme(record)

@@ -33,10 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import multiprocessing as mp
 import os
-import platform
 import shutil
 import sys
 import time
@@ -46,6 +43,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import machine, mean_std, run_jobs, write_json  # noqa: E402
 
 LOSSES = ("ns", "minimax", "ls", "wgan", "wgan-gp", "hinge")
 SETS = ("ring8", "grid25")
@@ -88,12 +87,6 @@ ABLATION = [
 
 
 # -- one run ----------------------------------------------------------------------------------
-
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
 
 def run_one(job: dict) -> dict:
     """Train and evaluate one configuration; returns the record of the run."""
@@ -164,12 +157,6 @@ def write_point_files(folder: Path, n: int = ROBUST_POINTS) -> list[tuple[str, P
 
 # -- tables ---------------------------------------------------------------------------------
 
-def _stats(values: list[float]) -> tuple[float, float]:
-    m = sum(values) / len(values)
-    s = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return m, s
-
-
 def aggregate(runs: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
@@ -181,7 +168,7 @@ def aggregate(runs: list[dict]) -> list[dict]:
                  "n_modes": rs[0]["n_modes"], "steps": rs[0]["steps"], "threads": rs[0]["threads"]}
         for key, scale in (("modes", 1), ("hq", 100), ("reverse_kl", 1), ("train_seconds", 1),
                            ("modes_jbop", 1), ("hq_jbop", 100), ("reverse_kl_jbop", 1)):
-            m, s = _stats([r[key] * scale for r in rs])
+            m, s = mean_std([r[key] * scale for r in rs])
             entry[key] = [round(m, 3), round(s, 3)]
         rows.append(entry)
     return rows
@@ -247,20 +234,6 @@ def update_readme(record: dict) -> None:
             body = markdown(record["tables"], table, order or [], jbop)
             text = text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1]
     readme.write_text(text)
-
-
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -345,26 +318,13 @@ def main() -> None:
                   "tables": aggregate(runs), "runs": runs,
                   "conditions": {"jobs": args.jobs, "threads_per_run": threads, "loadavg_at_start": load0},
                   "machine": machine(), "date": time.strftime("%Y-%m-%d")}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        tmp.replace(out)
+        write_json(out, record)
         return record
 
-    ctx = mp.get_context("spawn")
-    if args.jobs > 1:
-        with ctx.Pool(args.jobs, initializer=_init_worker, initargs=(threads,)) as pool:
-            for r in pool.imap_unordered(run_one, todo):
-                runs.append({**r, "steps_override": args.steps})
-                _report(r)
-                save()
-    else:
-        _init_worker(threads)
-        for j in todo:
-            r = run_one(j)
-            runs.append({**r, "steps_override": args.steps})
-            _report(r)
-            save()
+    for r in run_jobs(run_one, todo, args.jobs, threads):
+        runs.append({**r, "steps_override": args.steps})
+        _report(r)
+        save()
     record = save()
     if not args.quick and args.out is None:
         update_readme(record)

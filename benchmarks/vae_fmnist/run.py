@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -28,6 +26,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+if str(HERE.parents[1]) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(HERE.parents[1]))
+
+from benchmarks.common import machine  # noqa: E402
 
 
 def genlab_cmd() -> list[str]:
@@ -40,21 +42,6 @@ def timed(cmd: list[str], stdout=None) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=stdout)
     return time.perf_counter() - t0
-
-
-def machine() -> dict:
-    import torch
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
 
 
 def main() -> None:

@@ -1,0 +1,59 @@
+"""What every benchmark script shares: the machine record, mean +- std, an atomic results file and
+a pool of single-purpose worker processes."""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+
+def machine() -> dict:
+    """CPU model, core count, torch and Python versions of this machine."""
+    import torch
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
+    m = sum(values) / len(values)
+    s = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return m, s
+
+
+def write_json(path: Path, record: dict) -> None:
+    """Write ``record`` to ``path`` through a temporary file, so an interrupted write keeps the old one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_jobs(fn: Callable[[dict], dict], jobs: Iterable[dict], processes: int, threads: int) -> Iterator[dict]:
+    """fn(job) for every job, ``processes`` at a time (fresh spawned processes, ``threads`` torch
+    threads each), yielding the results as they finish; in this process when ``processes`` is 1."""
+    if processes > 1:
+        with mp.get_context("spawn").Pool(processes, initializer=_set_threads, initargs=(threads,)) as pool:
+            yield from pool.imap_unordered(fn, jobs)
+    else:
+        _set_threads(threads)
+        for job in jobs:
+            yield fn(job)
