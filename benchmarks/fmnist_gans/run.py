@@ -106,15 +106,31 @@ def aggregate(runs: list[dict]) -> list[dict]:
     return rows
 
 
+def reference_scores(data: str, n: int) -> dict:
+    """The same scores for ``n`` real training images (a seeded subset): the best a G can expect."""
+    import torch
+
+    from genlab.api import load_data
+    from genlab.config import DataConfig
+    from genlab.metrics.images import score_images
+
+    train = load_data(DataConfig(name=data)).train
+    pick = torch.randperm(train.shape[0], generator=torch.Generator().manual_seed(0))[:n]
+    scores = score_images(train[pick], data, seed=0)
+    return {"loss": f"real ({n:,} training images)", **{m: scores[m] for m in METRICS}}
+
+
 def markdown(rows: list[dict]) -> str:
-    lines = ["| loss | FID ↓ | KID ×1000 ↓ | precision ↑ | recall ↑ | density | coverage ↑ | classifier score ↑ "
+    lines = ["| loss | FID ↓ | KID ↓ | precision ↑ | recall ↑ | density | coverage ↑ | classifier score ↑ "
              "| min / run | seeds |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        def pm(key, scale=1.0, digits=2):
-            return f"{r[key][0] * scale:.{digits}f} ± {r[key][1] * scale:.{digits}f}"
-        lines.append(f"| {r['loss']} | {pm('fid')} | {pm('kid', 1000)} | {pm('precision')} | {pm('recall')} | "
-                     f"{pm('density')} | {pm('coverage')} | {pm('classifier_score')} | "
-                     f"{r['train_seconds'][0] / 60:.1f} | {len(r['seeds'])} |")
+        def pm(key, scale=1.0, digits=2):  # mean ± std over seeds, or the one value of the reference
+            v = r[key]
+            return f"{v[0] * scale:.{digits}f} ± {v[1] * scale:.{digits}f}" if isinstance(v, list) else \
+                f"{v * scale:.{digits}f}"
+        time_seeds = f"{r['train_seconds'][0] / 60:.1f} | {len(r['seeds'])}" if "seeds" in r else "— | —"
+        lines.append(f"| {r['loss']} | {pm('fid')} | {pm('kid', 1, 3)} | {pm('precision')} | {pm('recall')} | "
+                     f"{pm('density')} | {pm('coverage')} | {pm('classifier_score')} | {time_seeds} |")
     return "\n".join(lines)
 
 
@@ -123,7 +139,7 @@ def update_readme(record: dict) -> None:
     start, end = "<!-- table:start -->", "<!-- table:end -->"
     text = readme.read_text() if readme.is_file() else ""
     if start in text and end in text:
-        body = markdown(record["tables"])
+        body = markdown(record["tables"] + ([record["reference"]] if record.get("reference") else []))
         readme.write_text(text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1])
 
 
@@ -141,7 +157,11 @@ def main() -> None:
     p.add_argument("--out", default=None, help="results file (default: results.json beside this script)")
     p.add_argument("--fresh", action="store_true", help="ignore runs already in the results file")
     p.add_argument("--keep-runs", action="store_true")
+    p.add_argument("--readme-only", action="store_true", help="rewrite README.md's table from the results file")
     args = p.parse_args()
+    if args.readme_only:
+        update_readme(json.loads((Path(args.out) if args.out else HERE / "results.json").read_text()))
+        return
     data = "fashion-mnist"
     if args.quick:  # digits ship with scikit-learn: the pipeline runs anywhere
         data, args.seeds, args.steps, args.width, args.n_samples = "digits", 1, 4, 8, 200
@@ -157,12 +177,15 @@ def main() -> None:
             for s in range(args.seeds) for loss in args.losses if (loss, s, args.steps) not in done]
     print(f"{len(jobs)} runs to do ({args.jobs} at a time, {threads} thread(s) each)", file=sys.stderr, flush=True)
     runs = list(old)
+    reference = (json.loads(out.read_text()).get("reference") if out.is_file() and not args.fresh else None) \
+        or reference_scores(data, min(args.n_samples, 10_000))
     load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
     def save() -> dict:
         record = {"benchmark": "fmnist_gans", "quick": args.quick, "data": data, "steps": args.steps,
                   "width": args.width, "batch_size": 64, "n_samples": args.n_samples,
                   "features": "genlab evaluator (fashion-mnist)", "tables": aggregate(runs), "runs": runs,
+                  "reference": reference,
                   "conditions": {"jobs": args.jobs, "threads_per_run": threads, "loadavg_at_start": load0},
                   "machine": machine(), "date": time.strftime("%Y-%m-%d")}
         write_json(out, record)
