@@ -185,6 +185,8 @@ def markdown(rows: list[dict], table: str, row_order: list[str], jbop: bool = Fa
     sets = sorted({r["data"] for r in rows if r["table"] == table},
                   key=lambda d: (SETS.index(d) if d in SETS else 99, d))
     by = {(r["row"], r["data"]): r for r in rows if r["table"] == table}
+    if not by:
+        return "(not run yet)"
     lines = []
     if table == "robustness":
         lines += ["| point file | modes | HQ % | reverse KL | s / run | seeds |", "|---|---|---|---|---|---|"]
@@ -255,6 +257,8 @@ def plan(args: argparse.Namespace, run_root: Path) -> list[dict]:
                     add("main", loss, data, [f"loss={loss}"] if loss != "ns" else [], s)
     if "ablation" in args.only:
         for name, ov in ABLATION:
+            if args.rows and name not in args.rows and name != "recipe":
+                continue
             for data in args.sets:
                 for s in seeds:
                     add("ablation", name, data, ov, s)
@@ -276,6 +280,8 @@ def main() -> None:
                    choices=("main", "robustness", "ablation"))
     p.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    p.add_argument("--rows", nargs="+", default=None, choices=[n for n, _ in ABLATION], metavar="ROW",
+                   help="ablation rows to run (default: all)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--steps", type=int, default=None, help="override the recipe's steps (not for the table)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
