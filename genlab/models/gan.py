@@ -10,8 +10,7 @@ wgan, wgan-gp) are short subclasses that only change defaults; every setting sta
 The `gan` preset is a recipe against mode collapse on 2-D mixtures (benchmarks/toy2d has the
 numbers and an ablation): PacGAN packing (pack 4) with a per-example D head added to the packed D,
 Adam at 1e-3 decayed linearly to 1 % over the last 80 % of 36,000 steps, batch 128 and an EMA of G
-for sampling. The plain GAN of
-the course, which collapses, is ``--config configs/gan-plain.yaml``.
+for sampling. The course's plain GAN is ``--config configs/gan-plain.yaml``.
 """
 
 from __future__ import annotations
@@ -201,10 +200,7 @@ class GAN(GenerativeModel):
         return 1.0 + t * (c.lr_decay_to - 1.0)
 
     def set_lr(self, optimizers: dict[str, torch.optim.Optimizer], step: int) -> None:
-        c = self.config
-        if c.lr_decay_end <= c.lr_decay_start:
-            return
-        factor = self.lr_factor(step)
+        c, factor = self.config, self.lr_factor(step)
         for name, base in (("d", c.lr_d), ("g", c.lr_g)):
             for group in optimizers[name].param_groups:
                 group["lr"] = base * factor
@@ -315,10 +311,9 @@ class GAN(GenerativeModel):
         return {"samples": self.decode(z)}
 
     def evaluate(self, data: Dataset, *, n_samples: int | None = None, seed: int = 0, modes: int | None = None,
-                 n_modes: int | None = None, features: str = "genlab", **_: Any) -> dict[str, Any]:
+                 features: str = "genlab", **_: Any) -> dict[str, Any]:
         """2-D points: mode coverage (modes, hq, reverse_kl) of ``n_samples`` (2,500) samples against
-        the set's known modes, or ``modes`` (alias ``n_modes``) fitted ones; images: FID and friends."""
-        modes = modes if modes is not None else n_modes
+        the set's known modes, or ``modes`` fitted ones; images: FID and friends."""
         g = torch.Generator().manual_seed(seed)
         if self.spec.kind == "points":
             from genlab.metrics.modes import evaluate_points
