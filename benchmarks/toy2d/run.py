@@ -159,8 +159,8 @@ def write_point_files(folder: Path, n: int = ROBUST_POINTS) -> list[tuple[str, P
 
 def aggregate(runs: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
-    for r in runs:
-        groups.setdefault((r["table"], r["row"], r["data"]), []).append(r)
+    for r in runs:  # point files by name: run.py writes the same file wherever --run-dir puts it
+        groups.setdefault((r["table"], r["row"], Path(r["data"]).name), []).append(r)
     rows = []
     for (table, row, data), rs in groups.items():
         rs = sorted(rs, key=lambda r: r["seed"])

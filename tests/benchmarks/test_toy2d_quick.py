@@ -31,3 +31,17 @@ def test_toy2d_quick_writes_every_table(tmp_path):
     run = record["runs"][0]
     assert run["command"].startswith("genlab train gan --data") and "genlab eval DIR --json" in run["command"]
     assert not (ROOT / "benchmarks/toy2d/results.json").samefile(out) if (ROOT / "benchmarks/toy2d/results.json").exists() else True
+
+
+def test_runs_of_one_point_file_under_two_run_dirs_are_one_row():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.toy2d.run import aggregate
+
+    def run(folder, seed, hq):
+        return {"table": "robustness", "row": "recipe", "data": f"{folder}/points/grid9.npy", "seed": seed,
+                "n_modes": 9, "steps": 10, "threads": 1, "modes": 9, "hq": hq, "reverse_kl": 0.0,
+                "train_seconds": 1.0, "modes_jbop": 9, "hq_jbop": hq, "reverse_kl_jbop": 0.0}
+
+    rows = aggregate([run("/tmp/a", 0, 0.9), run("runs/b", 1, 0.8)])
+    assert len(rows) == 1 and rows[0]["seeds"] == [0, 1] and rows[0]["data"] == "grid9.npy"
+    assert abs(rows[0]["hq"][0] - 85.0) < 1e-9
