@@ -22,6 +22,7 @@ scales, offsets and numbers of modes) and scores them with fitted modes, as a us
     python benchmarks/toy2d/run.py                    # every table (about 3 min a run)
     python benchmarks/toy2d/run.py --only main --losses ns --jobs 2
     python benchmarks/toy2d/run.py --only ablation --seeds 3
+    python benchmarks/toy2d/run.py --only trajectory  # HQ every 3,000 steps (resumed segments)
     python benchmarks/toy2d/run.py --quick            # the whole pipeline in seconds (for tests)
 
 Runs already in --out are kept and skipped (delete the file or pass --fresh to redo them), so
@@ -96,6 +97,8 @@ def run_one(job: dict) -> dict:
     from genlab.api import load_data
     from genlab.config import DataConfig
 
+    if job["table"] == "trajectory":
+        return run_trajectory(job)
     run_dir = Path(job["run_dir"])
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -124,6 +127,32 @@ def run_one(job: dict) -> dict:
             "reverse_kl_jbop": rj["reverse_kl"], "steps": steps, "train_seconds": round(train_s, 1),
             "eval_seconds": round(eval_s, 1), "threads": torch.get_num_threads(),
             "command": command(job)}
+
+
+def run_trajectory(job: dict) -> dict:
+    """Train the recipe in segments of job["every"] steps, each a resume of the last (bit-exact,
+    so the curve is the one of an uninterrupted run), scoring the EMA generator after each."""
+    import genlab
+    from genlab.api import load_data
+    from genlab.config import DataConfig
+    from genlab.models import GAN
+
+    run_dir = Path(job["run_dir"])
+    shutil.rmtree(run_dir, ignore_errors=True)
+    data = load_data(DataConfig(name=job["data"]))
+    total = job["steps"] or GAN.train_defaults["steps"]
+    curve, model, t0 = [], None, time.perf_counter()
+    for end in [*range(job["every"], total, job["every"]), total]:
+        model = (genlab.train("gan", job["data"], out=run_dir, seed=job["seed"], steps=end, progress=False,
+                              tensorboard=False, sample_every=0, checkpoint_every=0, log_every=1000)
+                 if model is None else genlab.train(resume=run_dir, steps=end, progress=False))
+        model.eval()
+        r = model.evaluate(data, n_samples=2500, seed=0)
+        curve.append({"step": end, "modes": r["modes"], "hq": r["hq"], "reverse_kl": r["reverse_kl"]})
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return {**{k: job[k] for k in ("table", "row", "data", "seed")}, "overrides": [], "curve": curve,
+            "n_modes": r["n_modes"], "every": job["every"], "seconds": round(time.perf_counter() - t0, 1),
+            "command": command(job) + f" (scored every {job['every']} steps)"}
 
 
 def command(job: dict) -> str:
@@ -159,7 +188,7 @@ def write_point_files(folder: Path, n: int = ROBUST_POINTS) -> list[tuple[str, P
 
 def aggregate(runs: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
-    for r in runs:  # point files by name: run.py writes the same file wherever --run-dir puts it
+    for r in (r for r in runs if r["table"] != "trajectory"):  # point files by name: run.py writes the same file wherever --run-dir puts it
         groups.setdefault((r["table"], r["row"], Path(r["data"]).name), []).append(r)
     rows = []
     for (table, row, data), rs in groups.items():
@@ -215,6 +244,20 @@ def markdown(rows: list[dict], table: str, row_order: list[str], jbop: bool = Fa
     return "\n".join(lines)
 
 
+def trajectory_markdown(runs: list[dict]) -> str:
+    """HQ % (modes) of every seed at every scored step: one column a set and seed."""
+    runs = sorted((r for r in runs if r["table"] == "trajectory"), key=lambda r: (r["data"], r["seed"]))
+    if not runs:
+        return "(not run yet)"
+    lines = ["| step | " + " | ".join(f"{r['data']} seed {r['seed']}" for r in runs) + " |",
+             "|---|" + "---|" * len(runs)]
+    for i, point in enumerate(runs[0]["curve"]):
+        cells = [f"{100 * r['curve'][i]['hq']:.1f} ({r['curve'][i]['modes']})" if i < len(r["curve"]) else ""
+                 for r in runs]
+        lines.append(f"| {point['step']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def published_markdown() -> str:
     lines = ["| model | ring modes /8 | ring HQ % | grid modes /25 | grid HQ % | source |", "|---|---|---|---|---|---|"]
     lines += [f"| {m} | {a} | {b} | {c} | {d} | {s} |" for m, a, b, c, d, s in PUBLISHED]
@@ -235,6 +278,10 @@ def update_readme(record: dict) -> None:
                 continue
             body = markdown(record["tables"], table, order or [], jbop)
             text = text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1]
+    start, end = "<!-- trajectory:start -->", "<!-- trajectory:end -->"
+    if start in text and end in text:
+        body = trajectory_markdown(record["runs"])
+        text = text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1]
     readme.write_text(text)
 
 
@@ -262,6 +309,11 @@ def plan(args: argparse.Namespace, run_root: Path) -> list[dict]:
             for data in args.sets:
                 for s in seeds:
                     add("ablation", name, data, ov, s)
+    if "trajectory" in args.only:
+        for data in args.sets:
+            for s in seeds:
+                add("trajectory", "recipe", data, [], s)
+                jobs[-1]["every"] = args.every
     if "robustness" in args.only:
         for name, path, m in write_point_files(run_root / "points"):
             for s in seeds:
@@ -276,8 +328,9 @@ def key(r: dict, steps_override: int | None) -> tuple:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="60 steps, 1 seed, every table: seconds")
-    p.add_argument("--only", nargs="+", default=["main", "robustness", "ablation"],
-                   choices=("main", "robustness", "ablation"))
+    p.add_argument("--only", nargs="+", default=["main", "robustness", "ablation", "trajectory"],
+                   choices=("main", "robustness", "ablation", "trajectory"))
+    p.add_argument("--every", type=int, default=3000, help="trajectory: score the run every N steps")
     p.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     p.add_argument("--rows", nargs="+", default=None, choices=[n for n, _ in ABLATION], metavar="ROW",
@@ -292,7 +345,7 @@ def main() -> None:
     p.add_argument("--keep-runs", action="store_true", help="keep the run directories")
     args = p.parse_args()
     if args.quick:
-        args.seeds, args.steps = 1, args.steps or 60
+        args.seeds, args.steps, args.every = 1, args.steps or 60, 30
     out = Path(args.out) if args.out else (HERE / "results.json" if not args.quick else
                                           Path(args.run_dir) / "results-quick.json")
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
@@ -337,9 +390,17 @@ def main() -> None:
     for table, order in (("main", list(LOSSES)), ("ablation", [n for n, _ in ABLATION]), ("robustness", None)):
         if any(r["table"] == table for r in record["tables"]):
             print(f"\n## {table}\n" + markdown(record["tables"], table, order or []))
+    if any(r["table"] == "trajectory" for r in record["runs"]):
+        print("\n## trajectory (HQ % (modes))\n" + trajectory_markdown(record["runs"]))
 
 
 def _report(r: dict) -> None:
+    if r["table"] == "trajectory":
+        last = r["curve"][-1]
+        print(f"trajectory {r['data']} seed {r['seed']}: " + ", ".join(
+            f"{c['step']}: {100 * c['hq']:.1f}" for c in r["curve"]) + f" ({last['modes']}/{r['n_modes']} modes at the end, "
+            f"{r['seconds']:.0f} s)", file=sys.stderr, flush=True)
+        return
     print(f"{r['table']:>10} {r['row']:<28} {Path(r['data']).name:<28} seed {r['seed']}: "
           f"{r['modes']}/{r['n_modes']} modes, HQ {100 * r['hq']:.1f} %, rKL {r['reverse_kl']:.3f}, "
           f"{r['train_seconds']:.0f} s", file=sys.stderr, flush=True)

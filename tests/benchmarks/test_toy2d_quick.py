@@ -1,5 +1,6 @@
 """benchmarks/toy2d --quick runs the whole pipeline (every loss, both sets, the robustness point
-files with fitted modes, the ablation's first and last rows) in seconds and writes its results."""
+files with fitted modes, the ablation's first and last rows, the trajectory scored through
+resumed segments) in seconds and writes its results."""
 
 import json
 import subprocess
@@ -28,6 +29,11 @@ def test_toy2d_quick_writes_every_table(tmp_path):
     assert len(robust) >= 2 and all(r["n_modes"] in (5, 9, 12, 16) for r in robust)
     assert all(r["modes_source"] == "fitted" for r in record["runs"] if r["table"] == "robustness")
     assert {r["row"] for r in record["tables"] if r["table"] == "ablation"} >= {"recipe"}
+    curves = [r for r in record["runs"] if r["table"] == "trajectory"]
+    assert {r["data"] for r in curves} == {"ring8", "grid25"}
+    for r in curves:  # scored every 30 steps of the 60: after the first segment and at the end
+        assert [c["step"] for c in r["curve"]] == [30, 60]
+        assert all(0 <= c["hq"] <= 1 and 0 <= c["modes"] <= r["n_modes"] for c in r["curve"])
     run = record["runs"][0]
     assert run["command"].startswith("genlab train gan --data") and "genlab eval DIR --json" in run["command"]
     assert not (ROOT / "benchmarks/toy2d/results.json").samefile(out) if (ROOT / "benchmarks/toy2d/results.json").exists() else True
