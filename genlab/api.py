@@ -17,7 +17,8 @@ from genlab.data.dataset import DataSpec, Dataset
 from genlab.errors import CheckpointError, ConfigError
 from genlab.models import GenerativeModel, get_model_class
 from genlab.training import checkpoint as ckpt
-from genlab.training.device import resolve_device, seed_everything
+from genlab.training import distributed
+from genlab.training.device import is_main_process, resolve_device, seed_everything
 from genlab.training.trainer import Trainer, load_state_dict_strict, steps_for_epochs
 
 CONFIG_FILE = "config.yaml"
@@ -115,19 +116,25 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
                        batch_size=batch_size, seed=seed, device=device, data_dir=data_dir,
                        image_size=image_size, channels=channels, binarize=binarize, progress=progress,
                        **more)
-    dev = resolve_device(cfg.train.device)
-    dataset = load_data(cfg.data)
-    net = _build(cfg, dataset.spec())
-    target = _target_steps(cfg, dataset, net)
-    run_dir = _new_run_dir(out, cfg)
+    device_name, created = distributed.setup(cfg.train.device)  # under torchrun: join the group
     try:
-        write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
-        trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec()))
-        trainer.fit(target)
-    except BaseException:
-        if not any(run_dir.glob("checkpoints/step-*")):
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half-run
-        raise
+        dev = resolve_device(device_name)
+        dataset = load_data(cfg.data)
+        net = _build(cfg, dataset.spec())
+        target = _target_steps(cfg, dataset, net)
+        run_dir = _new_run_dir_on_rank0(out, cfg)
+        main = is_main_process()
+        try:
+            if main:
+                write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
+            trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec()))
+            trainer.fit(target)
+        except BaseException:
+            if main and not any(run_dir.glob("checkpoints/step-*")):
+                shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half-run
+            raise
+    finally:
+        distributed.teardown(created)
     net.run_dir = run_dir
     return net
 
@@ -147,20 +154,25 @@ def _resume(run_dir: Path, model: str | None, steps: int | None, epochs: float |
         cfg.train.device = device
     if progress is not None:
         cfg.train.progress = progress
-    dev = resolve_device(cfg.train.device)
-    dataset = load_data(cfg.data)
-    net = _build(cfg, dataset.spec())
-    if epochs is not None:
-        cfg.train.steps, cfg.train.epochs = None, epochs
-    elif steps is not None:
-        cfg.train.steps = steps
-    target = _target_steps(cfg, dataset, net)
-    trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec()))
-    trainer.restore(checkpoint)
-    if target < checkpoint.step:
-        raise ConfigError(f"the run is already at step {checkpoint.step}; ask for more steps than that")
-    write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
-    trainer.fit(target)
+    device_name, created = distributed.setup(cfg.train.device)
+    try:
+        dev = resolve_device(device_name)
+        dataset = load_data(cfg.data)
+        net = _build(cfg, dataset.spec())
+        if epochs is not None:
+            cfg.train.steps, cfg.train.epochs = None, epochs
+        elif steps is not None:
+            cfg.train.steps = steps
+        target = _target_steps(cfg, dataset, net)
+        trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec()))
+        trainer.restore(checkpoint)
+        if target < checkpoint.step:
+            raise ConfigError(f"the run is already at step {checkpoint.step}; ask for more steps than that")
+        if is_main_process():
+            write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
+        trainer.fit(target)
+    finally:
+        distributed.teardown(created)
     net.run_dir = run_dir
     return net
 
@@ -182,6 +194,23 @@ def _target_steps(cfg: RunConfig, data: Dataset, net: GenerativeModel) -> int:
 def _meta(cfg: RunConfig, spec: DataSpec) -> dict:
     return {"model": cfg.model, "genlab_version": __version__, "data_spec": spec.to_dict(),
             "data": cfg.data.name}
+
+
+def _new_run_dir_on_rank0(out: str | Path | None, cfg: RunConfig) -> Path:
+    """The new run directory, chosen and created by rank 0 (the only rank that writes) and shared
+    with the others; an error there is raised on every rank."""
+    if not distributed.active():
+        return _new_run_dir(out, cfg)
+    path = error = None
+    if is_main_process():
+        try:
+            path = _new_run_dir(out, cfg)
+        except ConfigError as e:
+            error = str(e)
+    path, error = distributed.broadcast_object((path, error))
+    if error:
+        raise ConfigError(error)
+    return path
 
 
 def _new_run_dir(out: str | Path | None, cfg: RunConfig) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -160,6 +161,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
         binarize=args.binarize, progress=args.progress, overrides=args.overrides)
     run_dir = Path(model.run_dir)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 reports for all
+        return 0
     samples = sorted((run_dir / "samples").glob("*.png"))
     print(f"trained {model.name} to step {_latest_step(run_dir)}; run directory: {run_dir}")
     for path in _newest_per_kind(samples) + sorted((run_dir / "samples").glob("*.gif")):

@@ -20,6 +20,7 @@ from genlab.errors import CheckpointError, TrainingDiverged
 from genlab.images import save_grid, save_points, upscale_for_display, make_grid
 from genlab.models.base import GenerativeModel
 from genlab.training import checkpoint as ckpt
+from genlab.training import distributed
 from genlab.training.device import is_main_process, rank_and_world_size, rng_state, set_rng_state
 from genlab.training.logging import MetricsLog
 
@@ -43,6 +44,11 @@ class Trainer:
         self.meta = meta
         self.optimizers = model.configure_optimizers()
         rank, world = rank_and_world_size()
+        if world > 1:  # data parallel (genlab.training.distributed): equal weights, averaged gradients
+            distributed.broadcast_module(self.model)
+            distributed.attach(self.optimizers)
+            if rank > 0:  # each rank its own noise; rank 0 draws what a single process would
+                torch.manual_seed(cfg.seed + 1_000_003 * rank)
         self.stream = BatchStream(data.train, data.train_labels, cfg.batch_size, seed=cfg.seed,
                                   device=device, binarize=data.binarize, rank=rank, world_size=world)
         self.step = 0
@@ -63,6 +69,14 @@ class Trainer:
             set_rng_state(state["rng"], self.device)
         except (KeyError, ValueError, RuntimeError) as e:
             raise CheckpointError(f"checkpoint {checkpoint.path} does not match this model or data ({e})") from None
+        rank, world = rank_and_world_size()
+        saved_world = len(state.get("ranks", [None]))
+        if saved_world != world:
+            raise CheckpointError(f"checkpoint {checkpoint.path} was written by {saved_world} process(es); "
+                                  f"resume it with {saved_world}, not {world} (the batches would differ)")
+        if world > 1:  # this rank's own noise and binarisation draws
+            set_rng_state(state["ranks"][rank]["rng"], self.device)
+            self.stream.noise.set_state(state["ranks"][rank]["noise"])
         self.step = checkpoint.step
 
     # -- the loop ---------------------------------------------------------------------------
@@ -70,6 +84,7 @@ class Trainer:
         cfg = self.cfg
         main = is_main_process()
         stop, log, bar = GracefulStop(), None, None
+        world = rank_and_world_size()[1]
         sums: dict[str, torch.Tensor] = {}
         n = 0
         try:
@@ -85,11 +100,13 @@ class Trainer:
                 n += 1
                 bar.update(1)
                 last = self.step == target_steps
-                checkpoint_now = last or stop.requested or (
+                stopping = stop.requested if world == 1 else (  # ranks agree, at log steps
+                    self.step % cfg.log_every == 0 and distributed.any_rank(stop.requested, self.device))
+                checkpoint_now = last or stopping or (
                     cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
                 if self.step % cfg.log_every == 0 or checkpoint_now:
                     dt = time.perf_counter() - t0
-                    rate = (self.stream.batches_drawn - drawn0) * self.stream.batch_size / max(dt, 1e-9)
+                    rate = (self.stream.batches_drawn - drawn0) * self.stream.global_batch / max(dt, 1e-9)
                     values = self._mean_checked(sums, n)
                     values["images_per_s"] = round(rate, 1)
                     if log:
@@ -99,9 +116,9 @@ class Trainer:
                     t0, drawn0 = time.perf_counter(), self.stream.batches_drawn
                 if main and (last or (cfg.sample_every and self.step % cfg.sample_every == 0)):
                     self.write_previews(log)
-                if checkpoint_now and main:
+                if checkpoint_now:
                     self.save()
-                if stop.requested:  # Ctrl-C or a kill: stopped between two steps, state saved
+                if stopping:  # Ctrl-C or a kill: stopped between two steps, state saved
                     raise KeyboardInterrupt
             if main:
                 self.write_gif()
@@ -117,7 +134,7 @@ class Trainer:
         if not sums:
             return {}
         names = list(sums)
-        means = (torch.stack([sums[k].float() for k in names]) / n).tolist()
+        means = distributed.mean_over_ranks(torch.stack([sums[k].float() for k in names]) / n).tolist()
         values = dict(zip(names, means))
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if bad:
@@ -134,7 +151,9 @@ class Trainer:
             return "; no checkpoint had been written (try a smaller learning rate)"
 
     # -- outputs ----------------------------------------------------------------------------
-    def save(self) -> Path:
+    def save(self) -> Path | None:
+        """A checkpoint of this step, written by rank 0; every rank must call it (under torchrun
+        it gathers each rank's random state). Returns the checkpoint's path on rank 0."""
         params = [p for p in self.model.state_dict().values() if p.is_floating_point()]
         if params and not bool(torch.stack([p.isfinite().all() for p in params]).all()):
             raise TrainingDiverged(f"weights became NaN or inf by step {self.step}" + self._last_good_note())
@@ -143,6 +162,12 @@ class Trainer:
             "data": self.stream.state_dict(),
             "rng": rng_state(self.device),
         }
+        if distributed.active():
+            distributed.broadcast_module(self.model)  # rank 0's batch-norm statistics everywhere
+            state["ranks"] = distributed.gather_objects({"rng": rng_state(self.device),
+                                                         "noise": self.stream.noise.get_state()})
+            if not is_main_process():
+                return None
         path = ckpt.save_checkpoint(self.run_dir, self.step, self.model.state_dict(), state, self.meta,
                                     keep=self.cfg.keep_checkpoints)
         self.saved_steps.append(self.step)
