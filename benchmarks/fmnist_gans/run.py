@@ -96,13 +96,15 @@ def run_one(job: dict) -> dict:
 
 
 def aggregate(runs: list[dict]) -> list[dict]:
+    """One row per budget (generator steps) and loss: mean and std over its seeds."""
     rows = []
-    for loss in LOSSES:
-        rs = sorted((r for r in runs if r["loss"] == loss), key=lambda r: r["seed"])
-        if rs:
-            rows.append({"loss": loss, "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"],
-                         **{m: [round(v, 4) for v in mean_std([r[m] for r in rs])]
-                            for m in (*METRICS, "train_seconds")}})
+    for steps in sorted({r["steps"] for r in runs}):
+        for loss in LOSSES:
+            rs = sorted((r for r in runs if r["loss"] == loss and r["steps"] == steps), key=lambda r: r["seed"])
+            if rs:
+                rows.append({"loss": loss, "seeds": [r["seed"] for r in rs], "steps": steps,
+                             **{m: [round(v, 4) for v in mean_std([r[m] for r in rs])]
+                                for m in (*METRICS, "train_seconds")}})
     return rows
 
 
@@ -121,15 +123,16 @@ def reference_scores(data: str, n: int) -> dict:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| loss | FID ↓ | KID ↓ | precision ↑ | recall ↑ | density | coverage ↑ | classifier score ↑ "
-             "| min / run | seeds |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| loss | G steps | FID ↓ | KID ↓ | precision ↑ | recall ↑ | density | coverage ↑ "
+             "| classifier score ↑ | min / run | seeds |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         def pm(key, scale=1.0, digits=2):  # mean ± std over seeds, or the one value of the reference
             v = r[key]
             return f"{v[0] * scale:.{digits}f} ± {v[1] * scale:.{digits}f}" if isinstance(v, list) else \
                 f"{v * scale:.{digits}f}"
         time_seeds = f"{r['train_seconds'][0] / 60:.1f} | {len(r['seeds'])}" if "seeds" in r else "— | —"
-        lines.append(f"| {r['loss']} | {pm('fid')} | {pm('kid', 1, 3)} | {pm('precision')} | {pm('recall')} | "
+        steps = f"{r['steps']:,}" if "steps" in r else "—"
+        lines.append(f"| {r['loss']} | {steps} | {pm('fid')} | {pm('kid', 1, 3)} | {pm('precision')} | {pm('recall')} | "
                      f"{pm('density')} | {pm('coverage')} | {pm('classifier_score')} | {time_seeds} |")
     return "\n".join(lines)
 
