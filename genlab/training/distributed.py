@@ -9,7 +9,8 @@ bucket and no overlap of communication with the backward pass, applied by the tr
 optimizers a model returns: the models own their networks and training steps (several per step for
 a GAN, with parts frozen), so genlab averages gradients at the optimizers rather than wrapping each
 network. The weights start equal (broadcast from rank 0) and stay equal, because every rank applies
-the same averaged gradient; batch-norm statistics are rank 0's, as with DDP's broadcast_buffers.
+the same averaged gradient. Batch-norm running statistics are each rank's own between checkpoints
+and rank 0's from each checkpoint on (DDP's broadcast_buffers does this every forward pass).
 Only rank 0 writes files; checkpoints hold every rank's random state, so resume stays bit-exact.
 """
 
