@@ -41,6 +41,15 @@ def write_json(path: Path, record: dict) -> None:
     tmp.replace(path)
 
 
+def splice(text: str, marker: str, body: str) -> str:
+    """``text`` with what lies between ``<!-- marker:start -->`` and ``<!-- marker:end -->``
+    replaced by ``body``; unchanged when either marker is missing."""
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    if start not in text or end not in text:
+        return text
+    return text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1]
+
+
 def _set_threads(threads: int) -> None:
     import torch
 

@@ -42,7 +42,7 @@ ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine, mean_std, run_jobs, write_json  # noqa: E402
+from benchmarks.common import machine, mean_std, run_jobs, splice, write_json  # noqa: E402
 
 # loss -> (preset, overrides): each loss with its paper's settings
 LOSSES = {
@@ -139,11 +139,9 @@ def markdown(rows: list[dict]) -> str:
 
 def update_readme(record: dict) -> None:
     readme = HERE / "README.md"
-    start, end = "<!-- table:start -->", "<!-- table:end -->"
-    text = readme.read_text() if readme.is_file() else ""
-    if start in text and end in text:
+    if readme.is_file():
         body = markdown(record["tables"] + ([record["reference"]] if record.get("reference") else []))
-        readme.write_text(text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1])
+        readme.write_text(splice(readme.read_text(), "table", body))
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine, mean_std, run_jobs, write_json  # noqa: E402
+from benchmarks.common import machine, mean_std, run_jobs, splice, write_json  # noqa: E402
 
 LOSSES = ("ns", "minimax", "ls", "wgan", "wgan-gp", "hinge")
 SETS = ("ring8", "grid25")
@@ -272,17 +272,9 @@ def update_readme(record: dict) -> None:
     for table, order in (("main", list(LOSSES)), ("ablation", [n for n, _ in ABLATION]),
                          ("robustness", None)):
         for jbop in (False, True):
-            marker = table + ("-jbop" if jbop else "")
-            start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-            if start not in text or end not in text:
-                continue
-            body = markdown(record["tables"], table, order or [], jbop)
-            text = text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1]
-    start, end = "<!-- trajectory:start -->", "<!-- trajectory:end -->"
-    if start in text and end in text:
-        body = trajectory_markdown(record["runs"])
-        text = text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1]
-    readme.write_text(text)
+            text = splice(text, table + ("-jbop" if jbop else ""),
+                          markdown(record["tables"], table, order or [], jbop))
+    readme.write_text(splice(text, "trajectory", trajectory_markdown(record["runs"])))
 
 
 # -- main -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 
 from genlab.errors import ConfigError
+from genlab.training.device import rank_and_world_size
 
 
 def launched_by_torchrun() -> bool:
@@ -30,7 +31,7 @@ def launched_by_torchrun() -> bool:
 
 def active() -> bool:
     """True inside an initialised process group of more than one rank."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    return rank_and_world_size()[1] > 1
 
 
 def setup(device: str) -> tuple[str, bool]:
