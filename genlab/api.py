@@ -121,6 +121,7 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
         dev = resolve_device(device_name)
         dataset = load_data(cfg.data)
         net = _build(cfg, dataset.spec())
+        net.prepare(dataset)
         target = _target_steps(cfg, dataset, net)
         run_dir = _new_run_dir_on_rank0(out, cfg)
         main = is_main_process()

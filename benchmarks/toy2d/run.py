@@ -19,7 +19,8 @@ The robustness table trains the same recipe on point files this script writes (.
 scales, offsets and numbers of modes) and scores them with fitted modes, as a user would:
     genlab eval DIR --json --modes M          (Python: model.evaluate(data, modes=M))
 
-    python benchmarks/toy2d/run.py                    # every table (about 3 min a run)
+    python benchmarks/toy2d/run.py                    # every table (about 1 min a run)
+    python benchmarks/toy2d/run.py --variant no-clusters --only main   # the recipe before clusters
     python benchmarks/toy2d/run.py --only main --losses ns --jobs 2
     python benchmarks/toy2d/run.py --only ablation --seeds 3
     python benchmarks/toy2d/run.py --only trajectory  # HQ every 3,000 steps (resumed segments)
@@ -51,6 +52,10 @@ LOSSES = ("ns", "minimax", "ls", "wgan", "wgan-gp", "hinge")
 SETS = ("ring8", "grid25")
 PLAIN_CONFIG = ROOT / "configs" / "gan-plain.yaml"
 JBOP = 0.05  # jacobian_reject of the second evaluation of every run
+# Variants of the recipe a table can be measured with (overrides put before a row's own, except
+# the plain config's): "no-clusters" is the recipe before cluster conditioning (36,000 steps),
+# whose tables stay beside the new ones.
+VARIANTS = {"recipe": [], "no-clusters": ["clusters=0", "steps=36000", "lr_decay_start=7200", "lr_decay_end=36000"]}
 
 # Published numbers, from ../../../shared/docs/anchors.md (VEEGAN Table 1, PacGAN Table 1).
 PUBLISHED = [
@@ -78,6 +83,8 @@ ROBUST_POINTS = 20_000
 # plain course GAN (configs/gan-plain.yaml).
 ABLATION = [
     ("recipe", []),
+    ("no clusters (clusters=0)", ["clusters=0"]),
+    ("36,000 steps (3x)", ["steps=36000", "lr_decay_start=7200", "lr_decay_end=36000"]),
     ("no packing (pack=1)", ["pack=1"]),
     ("packed D only (d_single=[])", ["d_single=[]"]),
     ("no lr decay", ["lr_decay_end=0"]),
@@ -121,10 +128,10 @@ def run_one(job: dict) -> dict:
     steps = genlab.load(run_dir).step
     if not job.get("keep"):
         shutil.rmtree(run_dir, ignore_errors=True)
-    return {**{k: job[k] for k in ("table", "row", "data", "seed")}, "overrides": job["overrides"],
+    return {**{k: job[k] for k in ("table", "row", "data", "seed", "variant")}, "overrides": job["overrides"],
             "modes": r["modes"], "n_modes": r["n_modes"], "hq": r["hq"], "reverse_kl": r["reverse_kl"],
             "modes_source": r["modes_source"], "modes_jbop": rj["modes"], "hq_jbop": rj["hq"],
-            "reverse_kl_jbop": rj["reverse_kl"], "steps": steps, "train_seconds": round(train_s, 1),
+            "reverse_kl_jbop": rj["reverse_kl"], "spread": r.get("spread"), "steps": steps, "train_seconds": round(train_s, 1),
             "eval_seconds": round(eval_s, 1), "threads": torch.get_num_threads(),
             "command": command(job)}
 
@@ -133,24 +140,25 @@ def run_trajectory(job: dict) -> dict:
     """Train the recipe in segments of job["every"] steps, each a resume of the last (bit-exact,
     so the curve is the one of an uninterrupted run), scoring the EMA generator after each."""
     import genlab
-    from genlab.api import load_data
+    from genlab.api import build_config, load_data
     from genlab.config import DataConfig
-    from genlab.models import GAN
 
     run_dir = Path(job["run_dir"])
     shutil.rmtree(run_dir, ignore_errors=True)
     data = load_data(DataConfig(name=job["data"]))
-    total = job["steps"] or GAN.train_defaults["steps"]
+    total = job["steps"] or build_config("gan", overrides=job["overrides"]).train.steps
     curve, model, t0 = [], None, time.perf_counter()
     for end in [*range(job["every"], total, job["every"]), total]:
         model = (genlab.train("gan", job["data"], out=run_dir, seed=job["seed"], steps=end, progress=False,
-                              tensorboard=False, sample_every=0, checkpoint_every=0, log_every=1000)
+                              tensorboard=False, sample_every=0, checkpoint_every=0, log_every=1000,
+                              overrides=job["overrides"])
                  if model is None else genlab.train(resume=run_dir, steps=end, progress=False))
         model.eval()
         r = model.evaluate(data, n_samples=2500, seed=0)
         curve.append({"step": end, "modes": r["modes"], "hq": r["hq"], "reverse_kl": r["reverse_kl"]})
     shutil.rmtree(run_dir, ignore_errors=True)
-    return {**{k: job[k] for k in ("table", "row", "data", "seed")}, "overrides": [], "curve": curve,
+    return {**{k: job[k] for k in ("table", "row", "data", "seed", "variant")}, "overrides": job["overrides"],
+            "curve": curve,
             "n_modes": r["n_modes"], "every": job["every"], "seconds": round(time.perf_counter() - t0, 1),
             "command": command(job) + f" (scored every {job['every']} steps)"}
 
@@ -189,11 +197,11 @@ def write_point_files(folder: Path, n: int = ROBUST_POINTS) -> list[tuple[str, P
 def aggregate(runs: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for r in (r for r in runs if r["table"] != "trajectory"):  # point files by name: run.py writes the same file wherever --run-dir puts it
-        groups.setdefault((r["table"], r["row"], Path(r["data"]).name), []).append(r)
+        groups.setdefault((r["variant"], r["table"], r["row"], Path(r["data"]).name), []).append(r)
     rows = []
-    for (table, row, data), rs in groups.items():
+    for (variant, table, row, data), rs in groups.items():
         rs = sorted(rs, key=lambda r: r["seed"])
-        entry = {"table": table, "row": row, "data": data, "seeds": [r["seed"] for r in rs],
+        entry = {"variant": variant, "table": table, "row": row, "data": data, "seeds": [r["seed"] for r in rs],
                  "n_modes": rs[0]["n_modes"], "steps": rs[0]["steps"], "threads": rs[0]["threads"]}
         for key, scale in (("modes", 1), ("hq", 100), ("reverse_kl", 1), ("train_seconds", 1),
                            ("modes_jbop", 1), ("hq_jbop", 100), ("reverse_kl_jbop", 1)):
@@ -207,10 +215,11 @@ def _pm(v: list[float], digits: int) -> str:
     return f"{v[0]:.{digits}f} ± {v[1]:.{digits}f}"
 
 
-def markdown(rows: list[dict], table: str, row_order: list[str], jbop: bool = False) -> str:
-    """A markdown table of the aggregated rows of ``table``; with ``jbop`` the metrics of the
-    second evaluation (jacobian_reject=JBOP) of the same runs."""
+def markdown(rows: list[dict], table: str, row_order: list[str], jbop: bool = False, variant: str = "recipe") -> str:
+    """A markdown table of the aggregated rows of ``table`` measured with ``variant``; with
+    ``jbop`` the metrics of the second evaluation (jacobian_reject=JBOP) of the same runs."""
     x = "_jbop" if jbop else ""
+    rows = [r for r in rows if r["variant"] == variant]
     sets = sorted({r["data"] for r in rows if r["table"] == table},
                   key=lambda d: (SETS.index(d) if d in SETS else 99, d))
     by = {(r["row"], r["data"]): r for r in rows if r["table"] == table}
@@ -244,9 +253,10 @@ def markdown(rows: list[dict], table: str, row_order: list[str], jbop: bool = Fa
     return "\n".join(lines)
 
 
-def trajectory_markdown(runs: list[dict]) -> str:
+def trajectory_markdown(runs: list[dict], variant: str = "recipe") -> str:
     """HQ % (modes) of every seed at every scored step: one column a set and seed."""
-    runs = sorted((r for r in runs if r["table"] == "trajectory"), key=lambda r: (r["data"], r["seed"]))
+    runs = sorted((r for r in runs if r["table"] == "trajectory" and r["variant"] == variant),
+                  key=lambda r: (r["data"], r["seed"]))
     if not runs:
         return "(not run yet)"
     lines = ["| step | " + " | ".join(f"{r['data']} seed {r['seed']}" for r in runs) + " |",
@@ -269,12 +279,17 @@ def update_readme(record: dict) -> None:
     if not readme.is_file():
         return
     text = readme.read_text()
-    for table, order in (("main", list(LOSSES)), ("ablation", [n for n, _ in ABLATION]),
-                         ("robustness", None)):
-        for jbop in (False, True):
-            text = splice(text, table + ("-jbop" if jbop else ""),
-                          markdown(record["tables"], table, order or [], jbop))
-    readme.write_text(splice(text, "trajectory", trajectory_markdown(record["runs"])))
+    for variant in VARIANTS:
+        tag = "" if variant == "recipe" else "-" + variant
+        for table, order in (("main", list(LOSSES)), ("ablation", [n for n, _ in ABLATION]),
+                             ("robustness", None)):
+            for jbop in (False, True):
+                marker = table + tag + ("-jbop" if jbop else "")
+                if f"<!-- {marker}:start -->" in text:
+                    text = splice(text, marker, markdown(record["tables"], table, order or [], jbop, variant))
+        if f"<!-- trajectory{tag}:start -->" in text:
+            text = splice(text, "trajectory" + tag, trajectory_markdown(record["runs"], variant))
+    readme.write_text(text)
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -285,9 +300,11 @@ def plan(args: argparse.Namespace, run_root: Path) -> list[dict]:
     jobs: list[dict] = []
 
     def add(table, row, data, overrides, seed, modes=None):
-        tag = f"{table}-{row}-{Path(data).stem}-s{seed}".replace(" ", "_").replace("/", "_")
-        jobs.append({"table": table, "row": row, "data": str(data), "seed": seed, "overrides": overrides,
-                     "steps": steps, "modes": modes, "run_dir": str(run_root / tag), "keep": args.keep_runs})
+        tag = f"{args.variant}-{table}-{row}-{Path(data).stem}-s{seed}".replace(" ", "_").replace("/", "_")
+        jobs.append({"table": table, "row": row, "data": str(data), "seed": seed, "variant": args.variant,
+                     "overrides": (VARIANTS[args.variant] if "@plain" not in overrides else []) + overrides,
+                     "steps": steps, "modes": modes,
+                     "run_dir": str(run_root / tag), "keep": args.keep_runs})
 
     if "main" in args.only:
         for loss in args.losses:
@@ -297,6 +314,8 @@ def plan(args: argparse.Namespace, run_root: Path) -> list[dict]:
     if "ablation" in args.only:
         for name, ov in ABLATION:
             if args.rows and name not in args.rows and name != "recipe":
+                continue
+            if ov and set(ov) <= set(VARIANTS[args.variant]):  # the variant's own recipe row
                 continue
             for data in args.sets:
                 for s in seeds:
@@ -314,7 +333,12 @@ def plan(args: argparse.Namespace, run_root: Path) -> list[dict]:
 
 
 def key(r: dict, steps_override: int | None) -> tuple:
-    return (r["table"], r["row"], Path(r["data"]).name, r["seed"], steps_override)
+    return (r["variant"], r["table"], r["row"], Path(r["data"]).name, r["seed"], steps_override)
+
+
+def same_command(r: dict, steps_override: int | None) -> tuple:
+    """What determines a run's result: data, seed, overrides (order-free), steps."""
+    return (Path(r["data"]).name, r["seed"], tuple(sorted(set(r["overrides"]))), steps_override)
 
 
 def main() -> None:
@@ -328,6 +352,8 @@ def main() -> None:
     p.add_argument("--rows", nargs="+", default=None, choices=[n for n, _ in ABLATION], metavar="ROW",
                    help="ablation rows to run (default: all)")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--variant", default="recipe", choices=list(VARIANTS),
+                   help="measure the recipe (default) or the recipe before cluster conditioning (clusters=0)")
     p.add_argument("--steps", type=int, default=None, help="override the recipe's steps (not for the table)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     p.add_argument("--threads", type=int, default=None, help="torch threads a run (default: cores / jobs)")
@@ -349,11 +375,15 @@ def main() -> None:
     old = []
     if out.is_file() and not args.fresh:
         old = json.loads(out.read_text()).get("runs", [])
-    # the ablation's "recipe" row is the main table's ns row: reuse those runs, seed by seed
-    for j in [j for j in jobs if j["table"] == "ablation" and j["row"] == "recipe"]:
-        twin = [r for r in old if key(r, r.get("steps_override")) == key({**j, "table": "main", "row": "ns"}, args.steps)]
-        if twin and key(j, args.steps) not in {key(r, r.get("steps_override")) for r in old}:
-            old.append({**twin[0], "table": "ablation", "row": "recipe", "overrides": []})
+    # a run is a pure function of its command (data, seed, overrides, steps): a job whose command
+    # was already run under another table or variant (the ablation's "recipe" row is the main
+    # table's ns row; "no clusters" is the no-clusters variant's ns row) reuses that run
+    done = {key(r, r.get("steps_override")) for r in old}
+    by_command = {same_command(r, r.get("steps_override")): r for r in old if r["table"] != "trajectory"}
+    for j in jobs:
+        twin = by_command.get(same_command(j, args.steps))
+        if twin is not None and j["table"] != "trajectory" and key(j, args.steps) not in done:
+            old.append({**twin, **{k: j[k] for k in ("table", "row", "variant", "overrides")}})
     done = {key(r, r.get("steps_override")) for r in old}
     todo = [j for j in jobs if key(j, args.steps) not in done]
     print(f"{len(jobs)} runs planned, {len(jobs) - len(todo)} already in {out}, {len(todo)} to do "
@@ -379,21 +409,22 @@ def main() -> None:
     record = save()
     if not args.quick and args.out is None:
         update_readme(record)
+    v = args.variant
     for table, order in (("main", list(LOSSES)), ("ablation", [n for n, _ in ABLATION]), ("robustness", None)):
-        if any(r["table"] == table for r in record["tables"]):
-            print(f"\n## {table}\n" + markdown(record["tables"], table, order or []))
-    if any(r["table"] == "trajectory" for r in record["runs"]):
-        print("\n## trajectory (HQ % (modes))\n" + trajectory_markdown(record["runs"]))
+        if any(r["table"] == table and r["variant"] == v for r in record["tables"]):
+            print(f"\n## {table} ({v})\n" + markdown(record["tables"], table, order or [], variant=v))
+    if any(r["table"] == "trajectory" and r["variant"] == v for r in record["runs"]):
+        print(f"\n## trajectory ({v}; HQ % (modes))\n" + trajectory_markdown(record["runs"], v))
 
 
 def _report(r: dict) -> None:
     if r["table"] == "trajectory":
         last = r["curve"][-1]
-        print(f"trajectory {r['data']} seed {r['seed']}: " + ", ".join(
+        print(f"{r['variant']} trajectory {r['data']} seed {r['seed']}: " + ", ".join(
             f"{c['step']}: {100 * c['hq']:.1f}" for c in r["curve"]) + f" ({last['modes']}/{r['n_modes']} modes at the end, "
             f"{r['seconds']:.0f} s)", file=sys.stderr, flush=True)
         return
-    print(f"{r['table']:>10} {r['row']:<28} {Path(r['data']).name:<28} seed {r['seed']}: "
+    print(f"{r['variant']:>11} {r['table']:>10} {r['row']:<28} {Path(r['data']).name:<28} seed {r['seed']}: "
           f"{r['modes']}/{r['n_modes']} modes, HQ {100 * r['hq']:.1f} %, rKL {r['reverse_kl']:.3f}, "
           f"{r['train_seconds']:.0f} s", file=sys.stderr, flush=True)
 

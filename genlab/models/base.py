@@ -42,6 +42,10 @@ class GenerativeModel(nn.Module, abc.ABC):
         self.spec = spec
 
     # -- training ---------------------------------------------------------------------------
+    def prepare(self, data: Dataset) -> None:
+        """Data-dependent set-up, once before the first step of a new run (not on resume: what
+        it sets must live in the state dict, so checkpoints carry it). Default: nothing."""
+
     @abc.abstractmethod
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Named optimizers; the trainer saves and restores them with the checkpoint."""

@@ -8,8 +8,9 @@ wgan, wgan-gp) are short subclasses that only change defaults; every setting sta
 (``loss=hinge net=dcgan d_steps=2 pack=4 ema=0.999 ...``).
 
 The `gan` preset is a recipe against mode collapse on 2-D mixtures (benchmarks/toy2d has the
-numbers and an ablation): PacGAN packing (pack 4) with a per-example D head added to the packed D,
-Adam at 1e-3 decayed linearly to 1 % over the last 80 % of 36,000 steps, batch 128 and an EMA of G
+numbers and an ablation): on points, G and D conditioned on clusters fitted to the training points
+(``clusters``, below); PacGAN packing (pack 4) with a per-example D head added to the packed D;
+Adam at 1e-3 decayed linearly to 1 % over the last 80 % of 12,000 steps, batch 128 and an EMA of G
 for sampling. The course's plain GAN is ``--config configs/gan-plain.yaml``.
 """
 
@@ -21,13 +22,14 @@ from typing import Any, Iterator
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from genlab.data.dataset import DataSpec, Dataset
 from genlab.data.loader import Batch
 from genlab.errors import ConfigError, GenlabError
 from genlab.models import gan_losses as L
-from genlab.models.base import GenerativeModel, StepOutput, fixed_normal
+from genlab.models.base import GenerativeModel, StepOutput
 from genlab.models.gan_nets import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
                                     dcgan_init, spectral_normalize)
 
@@ -42,8 +44,8 @@ class GANConfig:
     net: str = "mlp"  # mlp | dcgan
     z_dim: int = 64
     # G: 3 x 128 ReLU; D: 2 x 128 LeakyReLU on the pack, plus the per-example head d_single
-    # (below). A 3 x 256 G costs about a third more time a step, so in a 3-minute budget the
-    # smaller G gets more steps (benchmarks/toy2d's ablation compares the two at equal steps)
+    # (below). A 3 x 256 G costs about a third more time a step and bought nothing before
+    # cluster conditioning (benchmarks/toy2d's ablation of that recipe)
     g_hidden: tuple[int, ...] = (128, 128, 128)  # mlp widths
     d_hidden: tuple[int, ...] = (128, 128)
     ngf: int = 64  # dcgan: G channels at the last hidden layer, doubled towards the input
@@ -82,9 +84,9 @@ class GANConfig:
     # with a constant lr, G and D keep circling the equilibrium at a radius set by the step size
     # (Mescheder et al. 2017, https://arxiv.org/abs/1705.10461); shrinking the step lands the
     # samples on the modes (the 3-std HQ test on ring8 needs 0.03). The recipe decays over the
-    # last 80 % of its 36,000 steps: with other --steps, move lr_decay_end (and start) along.
-    lr_decay_start: int = 7_200
-    lr_decay_end: int = 36_000
+    # last 80 % of its 12,000 steps: with other --steps, move lr_decay_end (and start) along.
+    lr_decay_start: int = 2_400
+    lr_decay_end: int = 12_000
     lr_decay_to: float = 0.01
     spectral_norm: bool = False  # SN on every D layer (Miyato et al. 2018, https://arxiv.org/abs/1802.05957)
     # R1 penalty gamma/2 * E_x ||grad_x D(x)||^2 on real data (Mescheder et al. 2018,
@@ -96,6 +98,15 @@ class GANConfig:
     # somewhere; it does so where it is steepest, so those draws are the off-mode ones. 0 = off
     # (samples are exactly G(z), z ~ N(0, I)); points (at most 16 values a sample) only.
     jacobian_reject: float = 0.0
+    # Cluster conditioning, points only (images ignore it). Before the first step a spherical
+    # Gaussian mixture is fitted to the training points, its number of components chosen by BIC
+    # up to `clusters` (the fit `genlab eval` uses for modes). G gets z plus the one-hot cluster it
+    # must produce, drawn with the clusters' frequencies; D judges each point with its cluster (a
+    # real point's is its nearest centre). Each cluster's G then fills one convex cell around one
+    # mode: nothing crosses the empty space between modes and the mode weights come from the data.
+    # genlab's version, on raw coordinates, of self-conditioned GANs (Liu et al. 2020,
+    # https://arxiv.org/abs/2006.10728), which cluster D's features. 0 = off.
+    clusters: int = 40
 
     def validate(self) -> None:
         if self.loss not in L.LOSSES:
@@ -122,14 +133,17 @@ class GANConfig:
             raise ConfigError(f"jacobian_reject must be in [0, 1), got {self.jacobian_reject}")
         if self.r1_gamma < 0:
             raise ConfigError(f"r1_gamma must be >= 0, got {self.r1_gamma}")
+        if self.clusters < 0:
+            raise ConfigError(f"clusters must be >= 0, got {self.clusters}")
 
 
 class GAN(GenerativeModel):
     name = "gan"
     Config = GANConfig
-    # batch 128 and 36,000 steps: on this kind of 2-core CPU under 3 minutes a run; the number of
-    # updates, not the batch, is what sharpens G (batch 256 or 512 bought nothing per step)
-    train_defaults = {"batch_size": 128, "steps": 36_000, "log_every": 500, "sample_every": 2000,
+    # batch 128 and 12,000 steps, about a minute on this kind of 2-core CPU. With cluster
+    # conditioning 12,000 steps reach what 36,000 did (benchmarks/toy2d's ablation); without it,
+    # the number of updates, not the batch, is what sharpened G (batch 256 or 512 bought nothing)
+    train_defaults = {"batch_size": 128, "steps": 12_000, "log_every": 500, "sample_every": 2000,
                       "checkpoint_every": 2000}
 
     def __init__(self, config: GANConfig, spec: DataSpec):
@@ -137,6 +151,15 @@ class GAN(GenerativeModel):
         c = config
         self.batches_per_step = c.d_steps
         image = spec.kind == "image"
+        # cluster conditioning: one-hot slots; until prepare() fits the clusters, every point is in
+        # cluster 0 (an unconditional GAN). Unused slots have probability 0 and a centre far away.
+        self.slots = 0 if image else c.clusters
+        self.latent_dim = c.z_dim + self.slots  # G's input: z, then the one-hot cluster
+        if self.slots:
+            centroids = torch.full((self.slots, spec.dim), _FAR)
+            centroids[0] = 0.0
+            self.register_buffer("centroids", centroids)
+            self.register_buffer("cluster_p", F.one_hot(torch.tensor(0), self.slots).float())
         if c.net == "dcgan":
             if not image or len(spec.shape) != 3:
                 raise ConfigError("net=dcgan needs image data; use net=mlp for points")
@@ -146,8 +169,9 @@ class GAN(GenerativeModel):
             self.discriminator = DCGANDiscriminator((ch * c.pack, s, s), c.ndf, norm)
             self.apply(dcgan_init)
         else:
-            self.generator = MLPGenerator(c.z_dim, spec.shape, c.g_hidden, tanh=image)
-            self.discriminator = MLPDiscriminator(spec.dim * c.pack, c.d_hidden, pack=c.pack, single=c.d_single)
+            self.generator = MLPGenerator(self.latent_dim, spec.shape, c.g_hidden, tanh=image)
+            self.discriminator = MLPDiscriminator((spec.dim + self.slots) * c.pack, c.d_hidden, pack=c.pack,
+                                                  single=c.d_single)
         if c.spectral_norm:  # after the initialisation, which writes the raw weights
             spectral_normalize(self.discriminator)
         if c.jacobian_reject and spec.dim > 16:
@@ -174,12 +198,58 @@ class GAN(GenerativeModel):
         b = x.shape[0] - x.shape[0] % p
         return x[:b].reshape(b // p, p * x.shape[1], *x.shape[2:])
 
-    def critic(self, x: torch.Tensor) -> torch.Tensor:
-        """D's raw score of model-space samples: (B, *shape) -> (B / pack,)."""
+    def unpacked(self, xp: torch.Tensor) -> torch.Tensor:
+        """(B / pack, pack * C, ...) -> (B, C, ...): the inverse of packed()."""
+        return xp.reshape(-1, *self.spec.shape)
+
+    def critic(self, x: torch.Tensor, cluster: torch.Tensor | None = None) -> torch.Tensor:
+        """D's raw score of model-space samples: (B, *shape) -> (B / pack,). With clusters, each
+        point is judged with its one-hot ``cluster`` (B, slots): G's for fakes; by default the
+        nearest centre's, which is what a real point gets."""
+        if self.slots:
+            x = torch.cat([x.flatten(1), self.nearest_cluster(x) if cluster is None else cluster], 1)
         return self.discriminator(self.packed(x))
 
-    def noise(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.config.z_dim, device=self.device)
+    def nearest_cluster(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot nearest cluster centre of model-space points: (B, D) -> (B, slots)."""
+        return F.one_hot(torch.cdist(x.flatten(1), self.centroids).argmin(1), self.slots).to(x.dtype)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n latent codes (n, latent_dim): z ~ N(0, I), then with clusters a one-hot cluster drawn
+        with the clusters' frequencies. From ``generator`` (on the CPU) when given."""
+        if generator is None:
+            z = torch.randn(n, self.config.z_dim, device=self.device)
+            c = torch.multinomial(self.cluster_p, n, replacement=True) if self.slots else None
+        else:
+            z = torch.randn(n, self.config.z_dim, generator=generator).to(self.device)
+            c = (torch.multinomial(self.cluster_p.cpu(), n, replacement=True, generator=generator).to(self.device)
+                 if self.slots else None)
+        return z if c is None else torch.cat([z, F.one_hot(c, self.slots).to(z.dtype)], 1)
+
+    def cluster_of(self, latent: torch.Tensor) -> torch.Tensor | None:
+        """The one-hot cluster part of latent codes (None without clusters)."""
+        return latent[:, self.config.z_dim:] if self.slots else None
+
+    @torch.no_grad()
+    def prepare(self, data: Dataset) -> None:
+        """Fit the clusters to the training points (a fresh run; a resumed or loaded model has
+        them in its state): centres by BIC over 1..clusters components, frequencies by nearest
+        centre over every training point."""
+        if not self.slots:
+            return
+        from genlab.metrics.modes import fit_modes
+
+        x = self.to_model(data.train.flatten(1).float().to(self.centroids.device))
+        centres, _ = fit_modes(x.cpu(), max_modes=self.slots, seed=0)
+        self.centroids.fill_(_FAR)[:centres.shape[0]] = centres.to(self.centroids)
+        labels = torch.cat([self.nearest_cluster(chunk).argmax(1) for chunk in x.split(8192)])
+        counts = torch.bincount(labels, minlength=self.slots).to(self.cluster_p)
+        self.cluster_p.copy_(counts / counts.sum())
+
+    @property
+    def n_clusters(self) -> int:
+        """Clusters in use (0 without cluster conditioning)."""
+        return int((self.cluster_p > 0).sum()) if self.slots else 0
 
     # -- training: Algorithm 13.1 --------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -208,15 +278,16 @@ class GAN(GenerativeModel):
     def discriminator_step(self, x: torch.Tensor, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
         c = self.config
         with torch.no_grad():
-            fake = self.generator(self.noise(x.shape[0]))
+            latent = self.noise(x.shape[0])
+            fake = self.generator(latent)
         xp = self.packed(x)
         if c.r1_gamma > 0:
             xp = xp.detach().requires_grad_(True)
-        r, f = self.discriminator(xp), self.critic(fake)
+        r, f = self.critic(self.unpacked(xp)), self.critic(fake, self.cluster_of(latent))
         loss = L.discriminator_loss(c.loss, r, f, (c.ls_a, c.ls_b, c.ls_c))
         out = {"loss_d": loss.detach(), "d_real": r.detach().mean(), "d_fake": f.detach().mean()}
         if c.loss == "wgan-gp":
-            gp = L.gradient_penalty(self.discriminator, xp.detach(), self.packed(fake))
+            gp = L.gradient_penalty(lambda v: self.critic(self.unpacked(v)), xp.detach(), self.packed(fake))
             loss = loss + c.gp_lambda * gp
             out["gp"] = gp.detach()
         if c.r1_gamma > 0:
@@ -236,7 +307,8 @@ class GAN(GenerativeModel):
         c = self.config
         self.discriminator.requires_grad_(False)  # no wasted gradients for D
         try:
-            f = self.critic(self.generator(self.noise(n)))
+            latent = self.noise(n)
+            f = self.critic(self.generator(latent), self.cluster_of(latent))
             loss = L.generator_loss(c.loss, f, (c.ls_a, c.ls_b, c.ls_c))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -267,19 +339,21 @@ class GAN(GenerativeModel):
         """n samples in data space: images in [0, 1] or points in the data's coordinates."""
         r = self.config.jacobian_reject
         m = n if not r else math.ceil(n / (1 - r))
-        z = torch.randn(m, self.config.z_dim, generator=generator).to(self.device)
+        z = self.noise(m, generator=generator if generator is not None else torch.default_generator)
         if r:
             z = z[self.jacobian_norm(z).argsort()[:n].sort().values]  # the n flattest draws, in order
         return self.to_data(self.sampler(z)).clamp(0, 1) if self.spec.kind == "image" else \
             self.to_data(self.sampler(z))
 
     def jacobian_norm(self, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-        """||dG(z)/dz||_F of the sampler at each latent code (model space): (N, Z) -> (N,)."""
-        out = []
+        """||dG(z)/dz||_F of the sampler at each latent code (model space), with respect to z only
+        (not the cluster): (N, latent_dim) -> (N,)."""
+        out, zd = [], self.config.z_dim
         with torch.enable_grad():
-            for zc in z.split(chunk):
-                zc = zc.detach().requires_grad_(True)
-                x = self.sampler(zc).flatten(1)  # (n, D): rows depend only on their own z
+            for code in z.split(chunk):
+                zc = code[:, :zd].detach().requires_grad_(True)
+                # (n, D): rows depend only on their own code
+                x = self.sampler(torch.cat([zc, code[:, zd:]], 1)).flatten(1)
                 sq = torch.zeros(zc.shape[0], device=z.device)
                 for i in range(x.shape[1]):
                     (g,) = torch.autograd.grad(x[:, i].sum(), zc, retain_graph=i + 1 < x.shape[1])
@@ -289,7 +363,8 @@ class GAN(GenerativeModel):
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """G (or its average) on latent codes: (..., Z) -> (..., *shape) in data space."""
+        """G (or its average) on latent codes: (..., latent_dim) -> (..., *shape) in data space
+        (with clusters, a latent code is z then the one-hot cluster, as noise() draws them)."""
         lead = z.shape[:-1]
         x = self.to_data(self.sampler(z.reshape(-1, z.shape[-1])))
         return x.view(*lead, *self.spec.shape)
@@ -307,8 +382,7 @@ class GAN(GenerativeModel):
     @torch.no_grad()
     def preview(self, x: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
         n = 64 if self.spec.kind == "image" else 2000
-        z = fixed_normal((n, self.config.z_dim), seed, self.device)
-        return {"samples": self.decode(z)}
+        return {"samples": self.decode(self.noise(n, generator=torch.Generator().manual_seed(seed)))}
 
     def evaluate(self, data: Dataset, *, n_samples: int | None = None, seed: int = 0, modes: int | None = None,
                  features: str = "genlab", **_: Any) -> dict[str, Any]:
@@ -325,6 +399,9 @@ class GAN(GenerativeModel):
         n = n_samples or min(10_000, data.test.shape[0])
         samples = torch.cat([self.sample(min(500, n - i), generator=g).cpu() for i in range(0, n, 500)])
         return score_images(samples, data, features=features)
+
+
+_FAR = 1e4  # centre of an unused cluster slot, in model space (the data's RMS radius is 1)
 
 
 def _adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
@@ -356,6 +433,7 @@ class DCGANConfig(GANConfig):
     lr_decay_start: int = 0
     lr_decay_end: int = 0
     lr_decay_to: float = 1.0
+    clusters: int = 0
 
 
 class DCGAN(GAN):

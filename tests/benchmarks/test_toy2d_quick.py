@@ -44,10 +44,29 @@ def test_runs_of_one_point_file_under_two_run_dirs_are_one_row():
     from benchmarks.toy2d.run import aggregate
 
     def run(folder, seed, hq):
-        return {"table": "robustness", "row": "recipe", "data": f"{folder}/points/grid9.npy", "seed": seed,
+        return {"variant": "recipe", "table": "robustness", "row": "recipe", "data": f"{folder}/points/grid9.npy", "seed": seed,
                 "n_modes": 9, "steps": 10, "threads": 1, "modes": 9, "hq": hq, "reverse_kl": 0.0,
                 "train_seconds": 1.0, "modes_jbop": 9, "hq_jbop": hq, "reverse_kl_jbop": 0.0}
 
     rows = aggregate([run("/tmp/a", 0, 0.9), run("runs/b", 1, 0.8)])
     assert len(rows) == 1 and rows[0]["seeds"] == [0, 1] and rows[0]["data"] == "grid9.npy"
     assert abs(rows[0]["hq"][0] - 85.0) < 1e-9
+
+
+def test_the_no_clusters_variant_puts_clusters_0_before_every_rows_overrides(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    from types import SimpleNamespace
+
+    from benchmarks.toy2d.run import VARIANTS, plan
+
+    def jobs(variant):
+        args = SimpleNamespace(only=["main", "ablation"], seeds=1, steps=None, losses=["ns", "hinge"],
+                               sets=["ring8"], rows=["no packing (pack=1)"], every=3000, keep_runs=False,
+                               variant=variant)
+        return plan(args, tmp_path)
+
+    new, old = jobs("recipe"), jobs("no-clusters")
+    assert [j["overrides"] for j in new] == [[], ["loss=hinge"], [], ["pack=1"]]
+    assert "clusters=0" in VARIANTS["no-clusters"]
+    assert [j["overrides"] for j in old] == [VARIANTS["no-clusters"] + j["overrides"] for j in new]
+    assert {j["variant"] for j in old} == {"no-clusters"} and len({j["run_dir"] for j in new + old}) == 8
