@@ -44,10 +44,7 @@ def mode_coverage(samples: torch.Tensor, modes: torch.Tensor, std: float | torch
     ``std`` is one standard deviation for every mode or one per mode (M,). The real histogram
     comes from ``real`` points when given, else it is uniform over the modes.
     """
-    idx, dist = nearest_mode(samples, modes)
-    std_t = torch.as_tensor(std, dtype=torch.float64)
-    limit = n_std * (std_t[idx] if std_t.dim() else std_t)
-    hq = dist <= limit
+    idx, dist, hq = _high_quality(samples, modes, std, n_std)
     captured = torch.unique(idx[hq]).numel()
     m = modes.shape[0]
     p_real = mode_histogram(real, modes) if real is not None else torch.full((m,), 1.0 / m, dtype=torch.float64)
@@ -63,6 +60,14 @@ def mode_coverage(samples: torch.Tensor, modes: torch.Tensor, std: float | torch
     return out
 
 
+def _high_quality(points: torch.Tensor, modes: torch.Tensor, std: float | torch.Tensor,
+                  n_std: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Nearest mode, distance to it, and whether within ``n_std`` of its std: (N,) each."""
+    idx, dist = nearest_mode(points, modes)
+    std_t = torch.as_tensor(std, dtype=torch.float64)
+    return idx, dist, dist <= n_std * (std_t[idx] if std_t.dim() else std_t)
+
+
 def spread(samples: torch.Tensor, real: torch.Tensor, modes: torch.Tensor, std: float | torch.Tensor,
            n_std: float = 3.0) -> float:
     """How wide the generated modes are against the real ones: the mean over modes of
@@ -70,9 +75,7 @@ def spread(samples: torch.Tensor, real: torch.Tensor, modes: torch.Tensor, std: 
     the data; HQ counts a generator narrower than the data as perfect, this does not). Modes
     with fewer than 2 HQ points of either kind are left out; nan when none is left."""
     def rms_per_mode(points):
-        idx, dist = nearest_mode(points, modes)
-        std_t = torch.as_tensor(std, dtype=torch.float64)
-        keep = dist <= n_std * (std_t[idx] if std_t.dim() else std_t)
+        idx, dist, keep = _high_quality(points, modes, std, n_std)
         idx, d2 = idx[keep], dist[keep].pow(2)
         count = torch.bincount(idx, minlength=modes.shape[0]).double()
         total = torch.zeros(modes.shape[0], dtype=torch.float64).index_add_(0, idx, d2)

@@ -237,12 +237,12 @@ class GAN(GenerativeModel):
         centre over every training point."""
         if not self.slots:
             return
-        from genlab.metrics.modes import fit_modes
+        from genlab.metrics.modes import fit_modes, nearest_mode
 
         x = self.to_model(data.train.flatten(1).float().to(self.centroids.device))
         centres, _ = fit_modes(x.cpu(), max_modes=self.slots, seed=0)
         self.centroids.fill_(_FAR)[:centres.shape[0]] = centres.to(self.centroids)
-        labels = torch.cat([self.nearest_cluster(chunk).argmax(1) for chunk in x.split(8192)])
+        labels = torch.cat([nearest_mode(chunk, self.centroids)[0] for chunk in x.split(8192)])
         counts = torch.bincount(labels, minlength=self.slots).to(self.cluster_p)
         self.cluster_p.copy_(counts / counts.sum())
 
