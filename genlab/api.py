@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,7 +19,7 @@ from genlab.errors import CheckpointError, ConfigError
 from genlab.models import GenerativeModel, get_model_class
 from genlab.training import checkpoint as ckpt
 from genlab.training import distributed
-from genlab.training.device import is_main_process, resolve_device, seed_everything
+from genlab.training.device import is_main_process, resolve_device, seed_everything, set_threads
 from genlab.training.trainer import Trainer, load_state_dict_strict, steps_for_epochs
 
 CONFIG_FILE = "config.yaml"
@@ -102,20 +103,31 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
           device: str | None = None, out: str | Path | None = None, config: str | Path | None = None,
           resume: str | Path | None = None, data_dir: str | None = None, image_size: int | None = None,
           channels: int | None = None, binarize: bool | None = None, progress: bool | None = None,
-          overrides: Sequence[str] = (), **more: Any) -> GenerativeModel:
+          threads: int | None = None, overrides: Sequence[str] = (), **more: Any) -> GenerativeModel:
     """Train ``model`` on ``data`` (or continue the run ``resume`` to ``steps``) and return it.
 
-    Keyword arguments beyond the named ones are TrainConfig fields (``log_every=...``) or
-    ``key=value`` strings in ``overrides``. The returned module carries ``run_dir``.
+    Keyword arguments beyond the named ones are TrainConfig fields (``log_every=...``,
+    ``precision="bf16"``) or ``key=value`` strings in ``overrides``. ``threads`` sets torch's
+    threads for the run (default: $GENLAB_THREADS, else one per idle core) and is put back after.
+    The returned module carries ``run_dir``.
     """
-    if resume is not None:
-        return _resume(Path(resume), model, steps, epochs, device, progress)
-    if model is None:
-        raise ConfigError("name a model to train")
-    cfg = build_config(model, config=config, overrides=overrides, data=data, steps=steps, epochs=epochs,
-                       batch_size=batch_size, seed=seed, device=device, data_dir=data_dir,
-                       image_size=image_size, channels=channels, binarize=binarize, progress=progress,
-                       **more)
+    previous_threads = torch.get_num_threads()
+    try:
+        if resume is not None:
+            return _resume(Path(resume), model, steps, epochs, device, progress, threads)
+        if model is None:
+            raise ConfigError("name a model to train")
+        cfg = build_config(model, config=config, overrides=overrides, data=data, steps=steps, epochs=epochs,
+                           batch_size=batch_size, seed=seed, device=device, data_dir=data_dir,
+                           image_size=image_size, channels=channels, binarize=binarize, progress=progress,
+                           threads=threads, **more)
+        return _train_new(cfg, out)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train_new(cfg: RunConfig, out: str | Path | None) -> GenerativeModel:
+    _, threads_reason = set_threads(cfg.train.threads)
     device_name, created = distributed.setup(cfg.train.device)  # under torchrun: join the group
     try:
         dev = resolve_device(device_name)
@@ -128,7 +140,7 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
         try:
             if main:
                 write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
-            trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec()))
+            trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec(), threads_reason))
             trainer.fit(target)
         except BaseException:
             if main and not any(run_dir.glob("checkpoints/step-*")):
@@ -141,7 +153,7 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
 
 
 def _resume(run_dir: Path, model: str | None, steps: int | None, epochs: float | None,
-            device: str | None, progress: bool | None) -> GenerativeModel:
+            device: str | None, progress: bool | None, threads: int | None) -> GenerativeModel:
     cfg = read_run_config(run_dir)
     if model is not None and model != cfg.model:
         raise CheckpointError(f"{run_dir} is a run of model {cfg.model!r}, not {model!r}")
@@ -155,6 +167,10 @@ def _resume(run_dir: Path, model: str | None, steps: int | None, epochs: float |
         cfg.train.device = device
     if progress is not None:
         cfg.train.progress = progress
+    if threads is not None:
+        cfg.train.threads = threads
+        cfg.train.validate()
+    _, threads_reason = set_threads(cfg.train.threads)
     device_name, created = distributed.setup(cfg.train.device)
     try:
         dev = resolve_device(device_name)
@@ -165,7 +181,11 @@ def _resume(run_dir: Path, model: str | None, steps: int | None, epochs: float |
         elif steps is not None:
             cfg.train.steps = steps
         target = _target_steps(cfg, dataset, net)
-        trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec()))
+        trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec(), threads_reason))
+        if checkpoint.meta.get("precision", "fp32") != trainer.precision.name:
+            print(f"genlab: note: this run was trained in {checkpoint.meta.get('precision', 'fp32')} and continues in "
+                  f"{trainer.precision.name}; the resumed steps will not match an uninterrupted run bit for bit",
+                  file=sys.stderr)
         trainer.restore(checkpoint)
         if target < checkpoint.step:
             raise ConfigError(f"the run is already at step {checkpoint.step}; ask for more steps than that")
@@ -192,9 +212,9 @@ def _target_steps(cfg: RunConfig, data: Dataset, net: GenerativeModel) -> int:
     raise ConfigError("give --steps or --epochs")
 
 
-def _meta(cfg: RunConfig, spec: DataSpec) -> dict:
+def _meta(cfg: RunConfig, spec: DataSpec, threads_reason: str) -> dict:
     return {"model": cfg.model, "genlab_version": __version__, "data_spec": spec.to_dict(),
-            "data": cfg.data.name}
+            "data": cfg.data.name, "threads_reason": threads_reason}
 
 
 def _new_run_dir_on_rank0(out: str | Path | None, cfg: RunConfig) -> Path:

@@ -34,6 +34,9 @@ class TrainConfig:
     batch_size: int = 128
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 where the device has it natively)
+    memory_format: str = "auto"  # auto (channels_last for convolutions) | channels_last | contiguous
+    threads: int | None = None  # torch threads; None: $GENLAB_THREADS, else one per idle core
     log_every: int = 100  # steps between metric lines (one host sync each)
     sample_every: int = 1000  # steps between sample grids; 0 = only at the end
     checkpoint_every: int = 1000  # steps between checkpoints; the last step is always saved
@@ -53,6 +56,12 @@ class TrainConfig:
         for name in ("sample_every", "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.precision not in ("fp32", "bf16", "fp16", "auto"):
+            raise ConfigError(f"precision must be fp32, bf16, fp16 or auto, got {self.precision!r}")
+        if self.memory_format not in ("auto", "channels_last", "contiguous"):
+            raise ConfigError(f"memory_format must be auto, channels_last or contiguous, got {self.memory_format!r}")
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            raise ConfigError(f"threads must be between 1 and 1024, got {self.threads}")
         if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
             raise ConfigError(f"unknown device {self.device!r}; use auto, cpu, cuda, cuda:N or mps")
 

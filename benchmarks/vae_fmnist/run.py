@@ -1,24 +1,27 @@
-"""VAE likelihood benchmark on dynamically binarised Fashion-MNIST.
+"""VAE likelihood benchmark on dynamically binarised Fashion-MNIST, over seeds.
 
 Protocol (Exemplar VAE, arXiv:2004.04795, Table 1: VAE 228.70 nats):
   - model: the `vae` default, MLP 784-300-300-40, Bernoulli decoder, N(0, I) prior;
   - data: Fashion-MNIST, 60,000 train images binarised afresh at every step (dynamic
     binarisation), 10,000 test images binarised once with a fixed seed;
-  - training: `genlab train vae --data fashion-mnist --binarize` with no other flag
+  - training: `genlab train vae --data fashion-mnist --binarize --seed S` with no other setting
     (the preset: batch 100, Adam 1e-3 halved every 45k steps, KL warm-up 10k steps, 180k steps);
   - metric: test NLL by importance sampling with k = 5,000 samples (IWAE bound), on all 10,000
-    test images; also the test ELBO.
+    test images (evaluation seed 0); also the test ELBO; mean +- sample std over the seeds.
 
-    python benchmarks/vae_fmnist/run.py            # the full benchmark (~25 min train + eval)
-    python benchmarks/vae_fmnist/run.py --quick    # the same pipeline in seconds (for tests)
+    python benchmarks/vae_fmnist/run.py --seeds 3 --threads 2   # seeds one after another (~30 min each)
+    python benchmarks/vae_fmnist/run.py --quick                 # the same pipeline in seconds (for tests)
 
-Writes results.json (beside this file, or --out) with the numbers, times and machine.
+Each seed's run and timings live in RUN_DIR/seed-S (training time in bench-train.json), so
+--phase train and --phase eval can run apart; a seed already trained is not trained again unless
+--fresh. Writes results.json (beside this file, or --out) with the numbers, times and machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -29,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parents[1]) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(HERE.parents[1]))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import machine, mean_std, write_json  # noqa: E402
 
 
 def genlab_cmd() -> list[str]:
@@ -37,54 +40,76 @@ def genlab_cmd() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "genlab"]
 
 
-def timed(cmd: list[str], stdout=None) -> float:
+def timed(cmd: list[str], env: dict, stdout=None) -> float:
     print("$", " ".join(cmd), file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=stdout)
+    subprocess.run(cmd, check=True, stdout=stdout, env=env)
     return time.perf_counter() - t0
+
+
+def commands(run_dir: Path, seed: int, k: int, quick: bool) -> tuple[list[str], list[str]]:
+    train = [*genlab_cmd(), "train", "vae", "--data", "fashion-mnist", "--binarize", "--out", str(run_dir),
+             "--seed", str(seed), "--no-progress"]
+    evaluate = [*genlab_cmd(), "eval", str(run_dir), "--json", "--k", str(k)]
+    if quick:
+        train += ["--steps", "200", "train.log_every=100", "train.sample_every=0", "train.checkpoint_every=200"]
+        evaluate += ["--max-examples", "200"]
+    return train, evaluate
+
+
+def run_seed(seed: int, args: argparse.Namespace, env: dict) -> dict | None:
+    run_dir = Path(args.run_dir) / f"seed-{seed}"
+    train, evaluate = commands(run_dir, seed, args.k, args.quick)
+    train_file = run_dir / "bench-train.json"
+    if args.phase in ("all", "train") and (args.fresh or not train_file.is_file()):
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        seconds = timed(train, env)
+        write_json(train_file, {"train_seconds": round(seconds, 1), "threads": args.threads,
+                                "loadavg_after": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M")})
+    if args.phase == "train":
+        return None
+    eval_file = run_dir / "eval.json"
+    with open(eval_file, "w") as f:
+        eval_s = timed(evaluate, env, stdout=f)
+    result = json.loads(eval_file.read_text())
+    trained = json.loads(train_file.read_text()) if train_file.is_file() else {}
+    return {"seed": seed, "nll": result["nll"], "elbo": result["elbo"], "k": result["k"],
+            "n_test": result["n_test"], "steps": result["step"],
+            "train_seconds": trained.get("train_seconds"), "eval_seconds": round(eval_s, 1),
+            "threads": args.threads,
+            "commands": [" ".join(["genlab", *c[len(genlab_cmd()):]]) for c in (train, evaluate)]}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="200 steps, k=10 on 200 test images")
+    p.add_argument("--quick", action="store_true", help="1 seed, 200 steps, k=10 on 200 test images")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2, help="torch threads of each command (GENLAB_THREADS)")
+    p.add_argument("--phase", choices=("all", "train", "eval"), default="all")
     p.add_argument("--run-dir", default="runs/bench-vae-fmnist")
     p.add_argument("--out", default=str(HERE / "results.json"))
     p.add_argument("--k", type=int, default=5000)
-    p.add_argument("--skip-train", action="store_true", help="evaluate an existing --run-dir")
+    p.add_argument("--fresh", action="store_true", help="train again seeds that are already trained")
     args = p.parse_args()
-    run_dir = Path(args.run_dir)
-    train = [*genlab_cmd(), "train", "vae", "--data", "fashion-mnist", "--binarize", "--out", str(run_dir),
-             "--no-progress"]
-    evaluate = [*genlab_cmd(), "eval", str(run_dir), "--json", "--k", str(args.k)]
     if args.quick:
-        train += ["--steps", "200", "train.log_every=100", "train.sample_every=0", "train.checkpoint_every=200"]
-        evaluate = [*genlab_cmd(), "eval", str(run_dir), "--json", "--k", "10", "--max-examples", "200"]
-    train_s = None
-    if not args.skip_train:
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        train_s = timed(train)
-    eval_file = run_dir / "eval.json"
-    with open(eval_file, "w") as f:
-        eval_s = timed(evaluate, stdout=f)
-    result = json.loads(eval_file.read_text())
+        args.seeds, args.k = 1, 10
+    env = {**os.environ, "GENLAB_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
+    runs = [r for r in (run_seed(s, args, env) for s in range(args.seeds)) if r is not None]
+    if not runs:
+        return
     record = {
-        "benchmark": "vae_fmnist",
-        "quick": args.quick,
-        "commands": [" ".join(["genlab", *c[len(genlab_cmd()):]]) for c in (train, evaluate)],
-        "nll": result["nll"], "elbo": result["elbo"], "k": result["k"], "n_test": result["n_test"],
-        "steps": result["step"], "train_seconds": train_s, "eval_seconds": round(eval_s, 1),
+        "benchmark": "vae_fmnist", "quick": args.quick, "seeds": [r["seed"] for r in runs],
+        **{key: mean_std([r[key] for r in runs]) for key in ("nll", "elbo", "eval_seconds")},
+        "train_seconds": (mean_std([r["train_seconds"] for r in runs])
+                          if all(r["train_seconds"] is not None for r in runs) else None),
+        "k": args.k, "n_test": runs[0]["n_test"], "steps": runs[0]["steps"], "threads": args.threads,
+        "commands": runs[0]["commands"], "runs": runs,
         "anchor_nll": 228.70, "target_nll": 232.0,
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(), "date": time.strftime("%Y-%m-%d"),
     }
-    if train_s is None:  # keep the training time of the run that made the weights
-        try:
-            record["train_seconds"] = json.loads(Path(args.out).read_text()).get("train_seconds")
-        except (OSError, json.JSONDecodeError):
-            pass
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-    print(json.dumps(record, indent=1))
+    write_json(Path(args.out), record)
+    print(json.dumps({k: v for k, v in record.items() if k != "runs"}, indent=1))
 
 
 if __name__ == "__main__":

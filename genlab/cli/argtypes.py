@@ -31,3 +31,10 @@ def positive_float(text: str) -> float:
     if not v > 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
     return v
+
+
+def threads_int(text: str) -> int:
+    v = _number(text, int, "a whole number")
+    if not 1 <= v <= 1024:
+        raise argparse.ArgumentTypeError(f"expected a number of threads from 1 to 1024, got {v}")
+    return v

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from genlab.cli import evaluator as evaluator_cli
-from genlab.cli.argtypes import nonneg_int, positive_float, positive_int
+from genlab.cli.argtypes import nonneg_int, positive_float, positive_int, threads_int
 from genlab.cli import figures
 from genlab.errors import GenlabError
 
@@ -25,8 +25,11 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+THREADS_HELP = "torch threads (default: $GENLAB_THREADS, else one per core left idle by other processes)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from genlab.models import MODELS
+    from genlab.models import MODELS  # names only: torch is imported by the command that needs it
 
     p = _Parser(prog="genlab", description="Train, sample, evaluate and understand deep generative models.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -43,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=positive_int)
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    t.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"),
+                   help="number format of the training step (default fp32; auto: bf16 where native)")
+    t.add_argument("--threads", type=threads_int, help=THREADS_HELP)
     t.add_argument("--out", help="run directory (default runs/MODEL-DATA)")
     t.add_argument("--config", help="YAML config file (a run's config.yaml works)")
     t.add_argument("--resume", metavar="DIR", help="continue this run to --steps")
@@ -58,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="PNG grid (or .pt / .npy for the raw tensor)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
+    s.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
     i = sub.add_parser("interpolate", help="decode paths between latent codes")
     i.add_argument("run_dir")
@@ -68,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--from-prior", action="store_true", help="endpoints drawn from p(z), not test images")
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--device", default="cpu")
+    i.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
     e = sub.add_parser("eval", help="test-set metrics of a trained run")
     e.add_argument("run_dir")
@@ -81,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-examples", type=positive_int, help="evaluate on the first N test examples")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="cpu")
+    e.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
     figures.add_parser(sub)
     evaluator_cli.add_parser(sub)
@@ -151,15 +160,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.model = None
     if args.resume is not None:
         given = [k for k in ("data", "data_dir", "batch_size", "seed", "config", "out", "image_size",
-                             "channels", "binarize") if getattr(args, k) is not None]
+                             "channels", "binarize", "precision") if getattr(args, k) is not None]
         if given or args.overrides:
             raise GenlabError("--resume continues a run with its saved config; only --steps, --epochs, "
-                              f"--device may change (got {', '.join(given + args.overrides)})")
+                              f"--device, --threads may change (got {', '.join(given + args.overrides)})")
     model = genlab.train(
         args.model, args.data, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
         seed=args.seed, device=args.device, out=args.out, config=args.config, resume=args.resume,
         data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
-        binarize=args.binarize, progress=args.progress, overrides=args.overrides)
+        binarize=args.binarize, progress=args.progress, threads=args.threads,
+        overrides=args.overrides + ([f"train.precision={args.precision}"] if args.precision else []))
     run_dir = Path(model.run_dir)
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 reports for all
         return 0
@@ -175,6 +185,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     import genlab
 
+    _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
     if not hasattr(model, "sample"):
         raise GenlabError(f"model {model.name!r} has no prior to sample from; "
@@ -194,6 +205,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from genlab.images import save_grid, upscale_for_display
     from genlab.latent import interpolate
 
+    _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
     if model.spec.kind != "image":
         raise GenlabError("interpolate draws image grids; this run's data are points")
@@ -232,6 +244,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import genlab
     from genlab.api import load_data
 
+    _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
     data = load_data(model.run_config.data)
     results = model.evaluate(data, k=args.k, max_examples=args.max_examples, seed=args.seed,
@@ -244,6 +257,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for k, v in results.items():
             print(f"{k:>14}: {v:.4f}" if isinstance(v, float) else f"{k:>14}: {v}")
     return 0
+
+
+def _set_threads(args: argparse.Namespace) -> None:
+    from genlab.training.device import set_threads
+
+    set_threads(args.threads)
 
 
 def _latent_dim(model) -> int:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import load_digits
-
 from genlab.data.transforms import split_indices
 
 N_TEST = 360  # 1437 train / 360 test
@@ -12,6 +10,8 @@ N_TEST = 360  # 1437 train / 360 test
 
 def load() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """float32 images (N, 1, 8, 8) in [0, 1] and int64 labels (N,): train then test."""
+    from sklearn.datasets import load_digits  # here, not at the top: importing sklearn takes ~1 s
+
     bunch = load_digits()
     images = (bunch.images / 16.0).astype(np.float32)[:, None]
     labels = bunch.target.astype(np.int64)

@@ -24,7 +24,7 @@ class BatchStream:
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, *, seed: int,
                  device: torch.device | str = "cpu", binarize: bool = False, rank: int = 0,
-                 world_size: int = 1):
+                 world_size: int = 1, memory_format: torch.memory_format = torch.contiguous_format):
         n = x.shape[0]
         if n == 0:
             raise ValueError("empty data")
@@ -35,6 +35,7 @@ class BatchStream:
         self.batch_size = min(batch_size, n // world_size)
         self.device = torch.device(device)
         self.binarize = binarize
+        self.memory_format = memory_format if x.dim() == 4 else torch.contiguous_format
         self.generator = torch.Generator().manual_seed(seed)  # permutations: the same on every rank
         self.noise = torch.Generator().manual_seed(seed + 1 + rank)  # binarisation draws: per rank
         self.epoch = 0
@@ -66,7 +67,10 @@ class BatchStream:
         if self.binarize:
             x = torch.bernoulli(x, generator=self.noise)
         y = self.y[idx].to(self.device, non_blocking=True) if self.y is not None else None
-        return Batch(x.to(self.device, non_blocking=True), y)
+        x = x.to(self.device, non_blocking=True)
+        if self.memory_format is not torch.contiguous_format:
+            x = x.contiguous(memory_format=self.memory_format)
+        return Batch(x, y)
 
     def state_dict(self) -> dict:
         return {

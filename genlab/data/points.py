@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import make_swiss_roll
 
 from genlab.errors import DataError
 
@@ -43,6 +42,8 @@ def sample_mixture(modes: np.ndarray, std: float, n: int, seed: int) -> np.ndarr
 
 def spiral(n: int, seed: int) -> np.ndarray:
     """n float32 points (n, 2) on a 2-D spiral (scikit-learn's swiss roll seen from the side), in about [-1, 1]^2."""
+    from sklearn.datasets import make_swiss_roll  # here: importing sklearn takes ~1 s
+
     xyz, _ = make_swiss_roll(n, noise=0.25, random_state=seed)
     return (xyz[:, [0, 2]] / (4.5 * np.pi)).astype(np.float32)
 

@@ -14,6 +14,7 @@ from genlab.data.loader import Batch
 from genlab.errors import ConfigError
 from genlab.models.base import GenerativeModel, StepOutput
 from genlab.models.nets import ConvDecoder, ConvEncoder, mlp
+from genlab.training.precision import backward_step
 from genlab.models.vae import interleave
 
 
@@ -61,12 +62,12 @@ class AE(GenerativeModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, *shape) -> (B, M)"""
-        return self.encoder(x.flatten(1) if self.config.net == "mlp" else x)
+        return self.encoder(x.flatten(1) if self.config.net == "mlp" else x).float()  # fp32 under autocast
 
     def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
         """(..., M) -> (..., *shape) before the output squashing (logits for images)."""
         lead = z.shape[:-1]
-        return self.decoder(z.reshape(-1, z.shape[-1])).view(*lead, *self.spec.shape)
+        return self.decoder(z.reshape(-1, z.shape[-1])).float().view(*lead, *self.spec.shape)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         out = self.decoder_output(z)
@@ -89,9 +90,7 @@ class AE(GenerativeModel):
         x = next(batches).x
         loss = self.reconstruction_loss(x).mean()
         opt = optimizers["ae"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        backward_step(loss, opt)
         return {"loss": loss.detach()}
 
     @torch.no_grad()

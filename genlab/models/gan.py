@@ -23,13 +23,14 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from genlab.data.dataset import DataSpec, Dataset
 from genlab.data.loader import Batch
 from genlab.errors import ConfigError, GenlabError
 from genlab.models import gan_losses as L
 from genlab.models.base import GenerativeModel, StepOutput
+from genlab.models.ema import EMA
+from genlab.training.precision import backward_step, full_precision
 from genlab.models.gan_nets import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
                                     dcgan_init, spectral_normalize)
 
@@ -176,8 +177,7 @@ class GAN(GenerativeModel):
             spectral_normalize(self.discriminator)
         if c.jacobian_reject and spec.dim > 16:
             raise ConfigError("jacobian_reject applies to points (at most 16 values a sample), not to images")
-        self.ema_generator = (AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(c.ema),
-                                            use_buffers=True) if c.ema > 0 else None)
+        self.ema_generator = EMA(self.generator, c.ema) if c.ema > 0 else None
         # model space: images in [-1, 1]; points standardised by the training mean and RMS radius
         center = torch.tensor(spec.center) if spec.center is not None else torch.zeros(1)
         self.register_buffer("center", center, persistent=False)
@@ -208,7 +208,7 @@ class GAN(GenerativeModel):
         nearest centre's, which is what a real point gets."""
         if self.slots:
             x = torch.cat([x.flatten(1), self.nearest_cluster(x) if cluster is None else cluster], 1)
-        return self.discriminator(self.packed(x))
+        return self.discriminator(self.packed(x)).float()  # losses in fp32 under mixed precision
 
     def nearest_cluster(self, x: torch.Tensor) -> torch.Tensor:
         """One-hot nearest cluster centre of model-space points: (B, D) -> (B, slots)."""
@@ -286,37 +286,35 @@ class GAN(GenerativeModel):
         r, f = self.critic(self.unpacked(xp)), self.critic(fake, self.cluster_of(latent))
         loss = L.discriminator_loss(c.loss, r, f, (c.ls_a, c.ls_b, c.ls_c))
         out = {"loss_d": loss.detach(), "d_real": r.detach().mean(), "d_fake": f.detach().mean()}
-        if c.loss == "wgan-gp":
-            gp = L.gradient_penalty(lambda v: self.critic(self.unpacked(v)), xp.detach(), self.packed(fake))
+        if c.loss == "wgan-gp":  # in fp32 under mixed precision (its double backward overflows in fp16)
+            with full_precision(x.device.type):
+                gp = L.gradient_penalty(lambda v: self.critic(self.unpacked(v)), xp.detach().float(),
+                                        self.packed(fake).float())
             loss = loss + c.gp_lambda * gp
             out["gp"] = gp.detach()
         if c.r1_gamma > 0:
             r1 = L.r1_penalty(r, xp)
             loss = loss + 0.5 * c.r1_gamma * r1
             out["r1"] = r1.detach()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        backward_step(loss, opt)
         if c.loss == "wgan":
             with torch.no_grad():
                 for p in self.discriminator.parameters():
                     p.clamp_(-c.clip, c.clip)
         return out
 
-    def generator_step(self, n: int, opt: torch.optim.Optimizer) -> torch.Tensor:
+    def generator_step(self, n: int, opt: torch.optim.Optimizer, step: int) -> torch.Tensor:
         c = self.config
         self.discriminator.requires_grad_(False)  # no wasted gradients for D
         try:
             latent = self.noise(n)
             f = self.critic(self.generator(latent), self.cluster_of(latent))
             loss = L.generator_loss(c.loss, f, (c.ls_a, c.ls_b, c.ls_c))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            backward_step(loss, opt)
         finally:
             self.discriminator.requires_grad_(True)
-        if self.ema_generator is not None:
-            self.ema_generator.update_parameters(self.generator)
+        if self.ema_generator is not None:  # one G step a train step: step 0 is the first update
+            self.ema_generator.update(self.generator, first=step == 0)
         return loss.detach()
 
     def train_step(self, batches: Iterator[Batch], optimizers: dict[str, torch.optim.Optimizer],
@@ -325,7 +323,7 @@ class GAN(GenerativeModel):
         for _ in range(self.config.d_steps):
             x = self.to_model(next(batches).x)
             out = self.discriminator_step(x, optimizers["d"])
-        out["loss_g"] = self.generator_step(x.shape[0], optimizers["g"])
+        out["loss_g"] = self.generator_step(x.shape[0], optimizers["g"], step)
         return out
 
     # -- using the model -----------------------------------------------------------------------

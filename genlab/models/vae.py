@@ -22,6 +22,7 @@ from genlab.metrics import likelihood  # module import: likelihood itself import
 from genlab.models import losses
 from genlab.models.base import GenerativeModel, StepOutput, fixed_normal
 from genlab.models.nets import ConvDecoder, ConvEncoder, mlp
+from genlab.training.precision import backward_step
 
 
 @dataclass
@@ -86,14 +87,14 @@ class VAE(GenerativeModel):
     # -- the two networks -------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, *shape) -> mu, logvar, each (B, M)."""
-        h = self.encoder(x.flatten(1) if self.config.net == "mlp" else x)
+        h = self.encoder(x.flatten(1) if self.config.net == "mlp" else x).float()  # fp32 under autocast
         mu, logvar = h.chunk(2, dim=-1)
         return mu, logvar
 
     def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
         """(..., M) -> (..., *shape): Bernoulli logits or the Gaussian mean."""
         lead = z.shape[:-1]
-        out = self.decoder(z.reshape(-1, z.shape[-1]))
+        out = self.decoder(z.reshape(-1, z.shape[-1])).float()  # likelihoods in fp32 under autocast
         return out.view(*lead, *self.spec.shape)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -107,6 +108,14 @@ class VAE(GenerativeModel):
         if self.config.likelihood == "bernoulli":
             return losses.bernoulli_log_likelihood(out, x, self.event_dims)
         return losses.gaussian_log_likelihood(out, self.log_sigma, x, self.event_dims)
+
+    def log_px_given_z_samples(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) for many z at once (likelihood evaluation): z (n, B, M) -> (n, B). The
+        decoder runs example-major (z.transpose(0, 1), a view of how the estimator draws z)."""
+        if self.config.likelihood == "bernoulli":
+            logits = self.decoder_output(z.transpose(0, 1))  # (B, n, *shape)
+            return losses.bernoulli_log_likelihood_samples(logits, x, self.event_dims).T
+        return self.log_px_given_z(x, z)
 
     # -- objective --------------------------------------------------------------------------
     def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,9 +142,7 @@ class VAE(GenerativeModel):
         rec, kl = self.elbo_terms(x)
         beta = self.kl_weight(step)
         loss = -(rec - beta * kl).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        backward_step(loss, opt)
         rec, kl = rec.detach().mean(), kl.detach().mean()
         return {"loss": loss.detach(), "recon": -rec, "kl": kl, "elbo": rec - kl}
 
@@ -168,13 +175,13 @@ class VAE(GenerativeModel):
         elbo_sum = nll_sum = se_sum = 0.0
         try:
             chunks = x_all.split(batch_size)
-            for x in _maybe_tqdm(chunks, progress, "eval"):
+            for x in _maybe_tqdm(chunks, progress, f"NLL (k={k}), batches of {batch_size}"):
                 x = x.to(self.device)
                 mu, logvar = self.encode(x)
                 rec, kl = self.elbo_terms(x)
                 elbo_sum += float((rec - kl).sum())
                 ll = likelihood.importance_log_likelihood(
-                    x, mu, logvar, self.log_px_given_z, k=k)
+                    x, mu, logvar, self.log_px_given_z_samples, k=k)
                 nll_sum += float(-ll.sum())
                 se_sum += float((self.decode(mu) - x).pow(2).sum())
         finally:
@@ -201,4 +208,4 @@ def _maybe_tqdm(it: Any, on: bool, desc: str) -> Any:
         return it
     from tqdm import tqdm
 
-    return tqdm(it, desc=desc, leave=False)
+    return tqdm(it, desc=desc, leave=False, unit="batch")  # with the time left

@@ -16,12 +16,13 @@ import torch
 from genlab.config import TrainConfig
 from genlab.data.dataset import Dataset
 from genlab.data.loader import BatchStream
-from genlab.errors import CheckpointError, TrainingDiverged
+from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from genlab.images import save_grid, save_points, upscale_for_display, make_grid
 from genlab.models.base import GenerativeModel
 from genlab.training import checkpoint as ckpt
 from genlab.training import distributed
 from genlab.training.device import is_main_process, rank_and_world_size, rng_state, set_rng_state
+from genlab.training import precision as amp
 from genlab.training.logging import MetricsLog
 
 PREVIEW_SEED = 1234  # fixed noise for the sample grids, the same in every run
@@ -36,21 +37,30 @@ def steps_for_epochs(epochs: float, data: Dataset, batch_size: int, batches_per_
 class Trainer:
     def __init__(self, model: GenerativeModel, data: Dataset, cfg: TrainConfig, run_dir: Path,
                  device: torch.device, meta: dict):
-        self.model = model.to(device)
+        self.memory_format = memory_format(cfg.memory_format, model, device)
+        self.model = model.to(device, memory_format=self.memory_format)
         self.data = data
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.device = device
-        self.meta = meta
+        chosen, why = amp.resolve(cfg.precision, device)
+        self.precision = amp.Precision(chosen, device)
+        # what this process chose, in every checkpoint's meta.json (and on stderr at the start)
+        self.meta = {**meta, "precision": chosen, "precision_reason": why, "threads": torch.get_num_threads(),
+                     "memory_format": str(self.memory_format).removeprefix("torch.")}
         self.optimizers = model.configure_optimizers()
+        self.precision.attach(self.optimizers)
         rank, world = rank_and_world_size()
+        if world > 1 and self.precision.name == "fp16":  # ranks could disagree on skipping a step
+            raise ConfigError("precision fp16 is not supported under torchrun; use bf16 or fp32")
         if world > 1:  # data parallel (genlab.training.distributed): equal weights, averaged gradients
             distributed.broadcast_module(self.model)
             distributed.attach(self.optimizers)
             if rank > 0:  # each rank its own noise; rank 0 draws what a single process would
                 torch.manual_seed(cfg.seed + 1_000_003 * rank)
         self.stream = BatchStream(data.train, data.train_labels, cfg.batch_size, seed=cfg.seed,
-                                  device=device, binarize=data.binarize, rank=rank, world_size=world)
+                                  device=device, binarize=data.binarize, rank=rank, world_size=world,
+                                  memory_format=self.memory_format)
         self.step = 0
         self.saved_steps: list[int] = []  # checkpoints written by this process
         self.preview_x = data.test[:PREVIEW_COUNT // 2 if data.kind == "image" else 2000].to(device)
@@ -66,6 +76,7 @@ class Trainer:
             for name, opt in self.optimizers.items():
                 opt.load_state_dict(state["optimizers"][name])
             self.stream.load_state_dict(state["data"])
+            self.precision.load_state_dict(state.get("precision", {}))
             set_rng_state(state["rng"], self.device)
         except (KeyError, ValueError, RuntimeError) as e:
             raise CheckpointError(f"checkpoint {checkpoint.path} does not match this model or data ({e})") from None
@@ -89,11 +100,17 @@ class Trainer:
         n = 0
         try:
             log = MetricsLog(self.run_dir, cfg.tensorboard and main, resume_step=self.step) if main else None
+            if cfg.progress and main:
+                m = self.meta
+                print(f"genlab: {m['precision']} ({m['precision_reason']}), {m['threads']} thread(s)"
+                      f"{' (' + m['threads_reason'] + ')' if m.get('threads_reason') else ''}, "
+                      f"{m['memory_format']}", file=sys.stderr, flush=True)
             bar = _progress(self.step, target_steps, cfg.progress and main)
             t0, drawn0 = time.perf_counter(), self.stream.batches_drawn
             self.model.train()
             while self.step < target_steps:
-                out = self.model.train_step(self.stream, self.optimizers, self.step)
+                with self.precision.autocast():
+                    out = self.model.train_step(self.stream, self.optimizers, self.step)
                 self.step += 1
                 for k, v in out.items():  # device tensors: no host sync here
                     sums[k] = sums[k] + v if k in sums else v.detach().clone()
@@ -162,6 +179,8 @@ class Trainer:
             "data": self.stream.state_dict(),
             "rng": rng_state(self.device),
         }
+        if self.precision.scalers:
+            state["precision"] = self.precision.state_dict()
         if distributed.active():
             distributed.broadcast_module(self.model)  # rank 0's batch-norm statistics everywhere
             state["ranks"] = distributed.gather_objects({"rng": rng_state(self.device),
@@ -216,6 +235,17 @@ class Trainer:
         return paths
 
 
+def memory_format(name: str, model: torch.nn.Module, device: torch.device) -> torch.memory_format:
+    """channels_last for models with 2-D convolutions on CPU and CUDA under ``auto`` (the same
+    maths; oneDNN and cuDNN run it faster), else contiguous."""
+    convs = any(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in model.modules())
+    if name == "channels_last" and not convs:
+        raise ConfigError("memory_format=channels_last applies to convolutional networks; this model has none")
+    if name == "channels_last" or (name == "auto" and convs and device.type in ("cpu", "cuda")):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 class GracefulStop:
     """While training, SIGINT and SIGTERM only ask the loop to stop after the current step (so the
     checkpoint it then writes is consistent); a second signal interrupts at once."""
@@ -241,6 +271,8 @@ class GracefulStop:
 
 
 def load_state_dict_strict(model: torch.nn.Module, weights: dict[str, torch.Tensor], where: Any) -> None:
+    # runs saved before genlab.models.ema carry torch AveragedModel's counter, which EMA does not need
+    weights = {k: v for k, v in weights.items() if not k.endswith("ema_generator.n_averaged")}
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))

@@ -96,7 +96,7 @@ def test_generator_step_leaves_the_discriminator_alone():
     model = gan()
     opts = model.configure_optimizers()
     d0 = [p.clone() for p in model.discriminator.parameters()]
-    model.generator_step(32, opts["g"])
+    model.generator_step(32, opts["g"], 0)
     assert all(torch.equal(a, b) for a, b in zip(d0, model.discriminator.parameters()))
     assert all(p.grad is None for p in model.discriminator.parameters())
     assert all(p.requires_grad for p in model.discriminator.parameters())
