@@ -167,9 +167,8 @@ def _resume(run_dir: Path, model: str | None, steps: int | None, epochs: float |
         cfg.train.device = device
     if progress is not None:
         cfg.train.progress = progress
-    if threads is not None:
-        cfg.train.threads = threads
-        cfg.train.validate()
+    cfg.train.threads = threads  # this machine's load now, not the saved run's: None is the default policy
+    cfg.train.validate()
     _, threads_reason = set_threads(cfg.train.threads)
     device_name, created = distributed.setup(cfg.train.device)
     try:

@@ -14,6 +14,7 @@ def _isolated(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GENLAB_CACHE", str(cache))
     monkeypatch.delenv("GENLAB_DATA", raising=False)
     monkeypatch.setenv("GENLAB_DATA_URL", "http://127.0.0.1:9/unreachable/")
+    monkeypatch.setenv("GENLAB_THREADS", "1")  # as above, for what genlab.train and the CLI choose
     yield
 
 

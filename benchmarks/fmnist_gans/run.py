@@ -70,6 +70,8 @@ def run_one(job: dict) -> dict:
         shutil.rmtree(run_dir)
     preset, overrides = LOSSES[job["loss"]]
     overrides = [*overrides, f"ngf={job['width']}", f"ndf={job['width']}"]
+    if job.get("precision", "fp32") != "fp32":
+        overrides.append(f"train.precision={job['precision']}")
     t0 = time.perf_counter()
     model = genlab.train(preset, job["data"], out=run_dir, seed=job["seed"], steps=job["steps"],
                          batch_size=64, overrides=overrides, progress=False, tensorboard=False,
@@ -82,29 +84,35 @@ def run_one(job: dict) -> dict:
     eval_s = time.perf_counter() - t0
     grid = None
     if job["seed"] == 0 and job.get("grid_dir"):
-        grid = Path(job["grid_dir"]) / f"samples-{job['loss']}.png"
+        tag = job["loss"] if job.get("precision", "fp32") == "fp32" else f"{job['loss']}-{job['precision']}"
+        grid = Path(job["grid_dir"]) / f"samples-{tag}.png"
         save_grid(model.preview(None, seed=0)["samples"].cpu(), grid, nrow=8, scale=2)
     if not job.get("keep"):
         shutil.rmtree(run_dir, ignore_errors=True)
     ov = "".join(f" {o}" for o in overrides)
-    return {"loss": job["loss"], "seed": job["seed"], **{m: scores[m] for m in METRICS},
+    return {"loss": job["loss"], "seed": job["seed"], "train_precision": job.get("precision", "fp32"),
+            **{m: scores[m] for m in METRICS},
             "kid_std": scores["kid_std"], "n_generated": scores["n_generated"], "n_real": scores["n_real"],
             "steps": job["steps"], "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
             "threads": torch.get_num_threads(), "grid": grid.name if grid else None,
+            "memory_format": "channels_last",
             "command": f"genlab train {preset} --data {job['data']} --out DIR --steps {job['steps']} "
                        f"--batch-size 64{ov} train.seed={job['seed']} && genlab eval DIR --json"}
 
 
 def aggregate(runs: list[dict]) -> list[dict]:
-    """One row per budget (generator steps) and loss: mean and std over its seeds."""
+    """One row per budget (generator steps), loss and precision: mean and std over its seeds."""
     rows = []
     for steps in sorted({r["steps"] for r in runs}):
         for loss in LOSSES:
-            rs = sorted((r for r in runs if r["loss"] == loss and r["steps"] == steps), key=lambda r: r["seed"])
-            if rs:
-                rows.append({"loss": loss, "seeds": [r["seed"] for r in rs], "steps": steps,
-                             **{m: [round(v, 4) for v in mean_std([r[m] for r in rs])]
-                                for m in (*METRICS, "train_seconds")}})
+            for prec in ("fp32", "bf16", "fp16"):
+                rs = sorted((r for r in runs if r["loss"] == loss and r["steps"] == steps
+                             and r.get("train_precision", "fp32") == prec), key=lambda r: r["seed"])
+                if rs:
+                    rows.append({"loss": loss if prec == "fp32" else f"{loss} ({prec})",
+                                 "seeds": [r["seed"] for r in rs], "steps": steps,
+                                 **{m: [round(v, 4) for v in mean_std([r[m] for r in rs])]
+                                    for m in (*METRICS, "train_seconds")}})
     return rows
 
 
@@ -137,11 +145,11 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(record: dict) -> None:
+def update_readme(record: dict, marker: str = "table") -> None:
     readme = HERE / "README.md"
     if readme.is_file():
         body = markdown(record["tables"] + ([record["reference"]] if record.get("reference") else []))
-        readme.write_text(splice(readme.read_text(), "table", body))
+        readme.write_text(splice(readme.read_text(), marker, body))
 
 
 def main() -> None:
@@ -158,10 +166,13 @@ def main() -> None:
     p.add_argument("--out", default=None, help="results file (default: results.json beside this script)")
     p.add_argument("--fresh", action="store_true", help="ignore runs already in the results file")
     p.add_argument("--keep-runs", action="store_true")
+    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=("fp32", "bf16", "fp16"),
+                   help="train.precision of the runs (a row each)")
+    p.add_argument("--marker", default="table", help="README.md markers the table goes between")
     p.add_argument("--readme-only", action="store_true", help="rewrite README.md's table from the results file")
     args = p.parse_args()
     if args.readme_only:
-        update_readme(json.loads((Path(args.out) if args.out else HERE / "results.json").read_text()))
+        update_readme(json.loads((Path(args.out) if args.out else HERE / "results.json").read_text()), args.marker)
         return
     data = "fashion-mnist"
     if args.quick:  # digits ship with scikit-learn: the pipeline runs anywhere
@@ -171,11 +182,12 @@ def main() -> None:
     grid_dir = out.parent
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
-    done = {(r["loss"], r["seed"], r["steps"]) for r in old}
+    done = {(r["loss"], r["seed"], r["steps"], r.get("train_precision", "fp32")) for r in old}
     jobs = [{"loss": loss, "seed": s, "data": data, "steps": args.steps, "width": args.width,
-             "n_samples": args.n_samples, "grid_dir": str(grid_dir), "keep": args.keep_runs,
-             "run_dir": str(Path(args.run_dir) / f"{loss}-s{s}")}
-            for s in range(args.seeds) for loss in args.losses if (loss, s, args.steps) not in done]
+             "precision": prec, "n_samples": args.n_samples, "grid_dir": str(grid_dir), "keep": args.keep_runs,
+             "run_dir": str(Path(args.run_dir) / f"{loss}-{prec}-s{s}")}
+            for s in range(args.seeds) for loss in args.losses for prec in args.precisions
+            if (loss, s, args.steps, prec) not in done]
     print(f"{len(jobs)} runs to do ({args.jobs} at a time, {threads} thread(s) each)", file=sys.stderr, flush=True)
     runs = list(old)
     reference = (json.loads(out.read_text()).get("reference") if out.is_file() and not args.fresh else None) \
@@ -201,8 +213,8 @@ def main() -> None:
     for r in run_jobs(run_one, jobs, args.jobs, threads):
         report(r)
     record = save()
-    if not args.quick and args.out is None:
-        update_readme(record)
+    if not args.quick and (args.out is None or args.marker != "table"):
+        update_readme(record, args.marker)
     print(markdown(record["tables"]))
 
 

@@ -68,10 +68,14 @@ class Precision:
         return self.dtype is not None
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """Forward passes in the low precision where the op allows it (matmul, conv); fp32 else."""
+        """Forward passes in the low precision where the op allows it (matmul, conv); fp32 else.
+
+        It wraps a whole training step, in which optimizers update weights between forward
+        passes (D, then G through D), so autocast's cache of low-precision weight copies is off:
+        with it, later passes of the step would see the weights of before the update."""
         if not self.mixed:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
+        return torch.autocast(self.device.type, dtype=self.dtype, cache_enabled=False)
 
     def attach(self, optimizers: dict[str, torch.optim.Optimizer]) -> None:
         """fp16: give every optimizer its own gradient scaler (their losses differ in scale)."""

@@ -18,9 +18,11 @@ def test_vae_fmnist_quick(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "benchmarks/vae_fmnist/run.py"), "--quick",
                     "--run-dir", str(tmp_path / "run"), "--out", str(out)], check=True, capture_output=True)
     record = json.loads(out.read_text())
-    assert record["quick"] and record["steps"] == 200 and record["k"] == 10
-    assert 150 < record["nll"] < 600 and record["nll"] <= -record["elbo"] + 1
+    assert record["quick"] and record["steps"] == 200 and record["k"] == 10 and record["seeds"] == [0]
+    nll, elbo = record["nll"][0], record["elbo"][0]  # mean, std over seeds
+    assert 150 < nll < 600 and nll <= -elbo + 1 and record["nll"][1] == 0
     assert record["commands"][0].startswith("genlab train vae --data fashion-mnist --binarize")
+    assert record["runs"][0]["train_seconds"] > 0 and record["threads"] == 2
 
 
 def test_fmnist_gans_quick(tmp_path):
@@ -36,3 +38,22 @@ def test_fmnist_gans_quick(tmp_path):
         assert (tmp_path / r["grid"]).is_file()
         assert r["command"].startswith("genlab train ") and r["command"].endswith("genlab eval DIR --json")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # runs cleaned up
+
+
+@pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")
+def test_speed_quick(tmp_path):
+    """Every row of the speed table, the estimators side by side and the thread rows (tiny sizes)."""
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/speed/run.py"), "--quick", "--threads", "1",
+                    "--tmp", str(tmp_path / "runs"), "--out", str(out)],
+                   check=True, capture_output=True)
+    record = json.loads(out.read_text())
+    rows = {(r["row"], r["setting"]) for r in record["training"]}
+    assert ("vae", "bf16") in rows and ("dcgan 64 px", "bf16 + channels_last") in rows and len(rows) == 14
+    assert all(r["genlab"] > 0 and r["bare"] > 0 for r in record["training"])
+    nll = record["likelihood"]
+    assert nll["k"] == 50 and nll["speedup"] > 0 and 0 < nll["fraction_of_peak_new"] < 1.5
+    assert abs(nll["difference_nll"]) < 10 * nll["difference_se"] + 1  # the same quantity
+    assert record["matmul_peak_gflops"]["fp32"] > 0
+    assert [r["config"] for r in record["thread_rows"]] == ["1 thread", "2 threads", "2 threads, PASSIVE"]
+    assert all(r["alone"] > 0 and r["busy"] > 0 for r in record["thread_rows"])

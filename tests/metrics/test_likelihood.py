@@ -6,6 +6,7 @@ p(x) = N(b, W W^T + s^2 I) and the exact posterior is Gaussian too (Bishop, PRML
 
 import math
 
+import pytest
 import torch
 from torch.distributions import MultivariateNormal
 
@@ -71,3 +72,38 @@ def test_estimate_tightens_with_k_and_converges_to_the_exact_value():
     assert l1 < l50 < l5000 <= truth + 0.01
     assert truth - l1 > 0.5  # the ELBO is loose here...
     assert abs(l5000 - truth) < 0.02  # ...and 5000 importance samples are not
+
+
+def test_the_many_sample_bernoulli_likelihood_equals_the_cross_entropy_one():
+    from genlab.models.losses import bernoulli_log_likelihood, bernoulli_log_likelihood_samples
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 5, 1, 4, 4, generator=g) * 4  # (B, n, *shape)
+    x = (torch.rand(3, 1, 4, 4, generator=g) > 0.5).float()
+    fast = bernoulli_log_likelihood_samples(logits, x, 3)  # (B, n)
+    slow = bernoulli_log_likelihood(logits.transpose(0, 1), x, 3).T  # (n, B) -> (B, n)
+    torch.testing.assert_close(fast, slow)
+    grey = torch.rand(3, 1, 4, 4, generator=g)  # not only binary pixels
+    torch.testing.assert_close(bernoulli_log_likelihood_samples(logits, grey, 3),
+                               bernoulli_log_likelihood(logits.transpose(0, 1), grey, 3).T)
+
+
+def test_the_vae_evaluates_with_the_same_likelihood_it_trains_with():
+    from genlab.models.vae import VAE, VAEConfig
+    from tests.models.tiny import IMAGE_SPEC
+
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(hidden=(16,), latent_dim=3), IMAGE_SPEC)
+    x = (torch.rand(4, 1, 8, 8) > 0.5).float()
+    z = torch.randn(4, 6, 3).transpose(0, 1)  # (n, B, M), example-major in memory as the estimator draws it
+    torch.testing.assert_close(vae.log_px_given_z_samples(x, z), vae.log_px_given_z(x, z))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, None])
+def test_the_estimate_does_not_depend_on_how_the_samples_are_chunked_in_expectation(chunk):
+    W, b = model()
+    x = torch.tensor([[0.3, -1.2, 0.8, 0.1, -0.4]], dtype=torch.float64)
+    mean, logvar, _ = posterior(W, b, x)
+    torch.manual_seed(0)
+    est = importance_log_likelihood(x, mean, logvar + 1.0, log_px_given_z(W, b), k=4000, chunk=chunk)
+    assert abs(float(est) - float(exact(W, b, x))) < 0.02
