@@ -71,11 +71,11 @@ class Precision:
         """Forward passes in the low precision where the op allows it (matmul, conv); fp32 else.
 
         It wraps a whole training step, in which optimizers update weights between forward
-        passes (D, then G through D), so autocast's cache of low-precision weight copies is off:
-        with it, later passes of the step would see the weights of before the update."""
+        passes (D, then G through D): :func:`backward_step` empties autocast's cache of
+        low-precision weight copies after each update, or later passes would see old weights."""
         if not self.mixed:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype, cache_enabled=False)
+        return torch.autocast(self.device.type, dtype=self.dtype)
 
     def attach(self, optimizers: dict[str, torch.optim.Optimizer]) -> None:
         """fp16: give every optimizer its own gradient scaler (their losses differ in scale)."""
@@ -104,10 +104,11 @@ def backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
     if scaler is None:
         loss.backward()
         opt.step()
-        return
-    scaler.scale(loss).backward()
-    scaler.step(opt)
-    scaler.update()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    torch.clear_autocast_cache()  # the cached bf16/fp16 copies are of the weights before this step
 
 
 def full_precision(device_type: str) -> contextlib.AbstractContextManager:

@@ -137,10 +137,10 @@ def test_channels_last_is_the_same_maths_for_convolutions():
 @pytest.mark.parametrize("prec", ["bf16", "fp16"])
 def test_a_pass_after_an_update_in_the_same_step_sees_the_new_weights(prec):
     lin = torch.nn.Linear(8, 8)
+    opt = torch.optim.SGD(lin.parameters(), lr=1.0)
     x = torch.ones(4, 8)
     with amp.Precision(prec, CPU).autocast():
         before = lin(x)
-        with torch.no_grad():
-            lin.weight.add_(1.0)  # what D's optimizer does before G's step reads D
+        amp.backward_step(-before.float().sum() / 4, opt)  # weights += 1: D's update before G's pass
         after = lin(x)
-    torch.testing.assert_close((after - before).float(), torch.full((4, 8), 8.0), atol=0.1, rtol=0.02)
+    torch.testing.assert_close((after - before).float(), torch.full((4, 8), 9.0), atol=0.1, rtol=0.02)
