@@ -52,16 +52,19 @@ SETTINGS = {  # name -> (precision, memory format)
 # -- workloads ---------------------------------------------------------------------------------
 
 def workloads(quick: bool) -> list[dict]:
-    """model, data, overrides, batch, steps of each row."""
+    """model, data, overrides, batch, steps of each row; --quick: the same rows at tiny widths."""
     s = 0.1 if quick else 1.0
+    width = (lambda n: [f"ngf={4 if quick else n}", f"ndf={4 if quick else n}"])
+    batch = 16 if quick else 64
+    fmnist = "digits" if quick else "fashion-mnist"  # bundled with scikit-learn: loads at once
     return [
-        dict(row="vae", model="vae", data="fashion-mnist", binarize=True, overrides=[], batch=100,
+        dict(row="vae", model="vae", data=fmnist, binarize=True, overrides=[], batch=100,
              steps=int(800 * s), settings=["fp32", "bf16"]),
-        dict(row="dcgan 28 px", model="dcgan", data="fashion-mnist", overrides=["ngf=32", "ndf=32"], batch=64,
+        dict(row="dcgan 28 px", model="dcgan", data=fmnist, overrides=width(32), batch=batch,
              steps=int(120 * s), settings=list(SETTINGS)),
-        dict(row="dcgan 64 px", model="dcgan", data="random64", overrides=["ngf=64", "ndf=64"], batch=64,
+        dict(row="dcgan 64 px", model="dcgan", data="random64", overrides=width(64), batch=batch,
              steps=max(4, int(16 * s)), settings=list(SETTINGS)),
-        dict(row="wgan-gp 28 px", model="wgan-gp", data="fashion-mnist", overrides=["ngf=32", "ndf=32"], batch=64,
+        dict(row="wgan-gp 28 px", model="wgan-gp", data=fmnist, overrides=width(32), batch=batch,
              steps=max(4, int(30 * s)), settings=list(SETTINGS)),
     ]
 
@@ -235,6 +238,13 @@ def matmul_peak(dtype_name: str, seconds: float = 2.0) -> float:
 
 
 def estimator_of_genlab_0_1(x, mu, logvar, log_px_given_z, *, k, chunk=100):
+    import torch
+
+    with torch.no_grad():
+        return _estimator_of_genlab_0_1(x, mu, logvar, log_px_given_z, k=k, chunk=chunk)
+
+
+def _estimator_of_genlab_0_1(x, mu, logvar, log_px_given_z, *, k, chunk=100):
     """genlab 0.1's IWAE estimator, kept as the baseline: chunks of 100 samples, the cross-entropy
     on (n, B, D) logits, log q(z|x) from (z - mu)."""
     import torch
@@ -265,7 +275,7 @@ def likelihood_row(args, tmp: Path, peak: float) -> dict:
 
         run = tmp / "vae"
         shutil.rmtree(run, ignore_errors=True)
-        genlab.train("vae", "fashion-mnist", binarize=True, steps=args.vae_steps, out=run, progress=False,
+        genlab.train("vae", "digits" if args.quick else "fashion-mnist", binarize=True, steps=args.vae_steps, out=run, progress=False,
                      tensorboard=False, sample_every=0, threads=torch.get_num_threads(), checkpoint_every=0)
     model = genlab.load(run)
     data = load_data(model.run_config.data)
@@ -305,9 +315,9 @@ _STEP_RATE = """
 import sys, time, torch
 from genlab.api import _build, build_config, load_data
 from genlab.data.loader import BatchStream
-model, seconds = sys.argv[1], float(sys.argv[2])
+model, seconds, data = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 ov = ["ngf=32", "ndf=32"] if model == "dcgan" else []
-cfg = build_config(model, data="fashion-mnist", overrides=ov)
+cfg = build_config(model, data=data, overrides=ov)
 data = load_data(cfg.data)
 net = _build(cfg, data.spec())
 b = 64 if model == "dcgan" else 100
@@ -326,7 +336,9 @@ _BUSY = "import torch, time\ntorch.set_num_threads(1)\na = torch.randn(512, 512)
 
 def thread_rows(args) -> list[dict]:
     configs = [("1 thread", 1, None), ("2 threads", 2, None), ("2 threads, PASSIVE", 2, "PASSIVE")]
-    seconds = 1.0 if args.quick else 6.0
+    if args.quick:  # the pipeline: one configuration, alone and beside a busy process
+        configs = configs[:1]
+    seconds = 0.5 if args.quick else 6.0
     rows = []
     for model in ("vae",) if args.quick else ("vae", "dcgan"):
         for label, threads, policy in configs:
@@ -340,7 +352,8 @@ def thread_rows(args) -> list[dict]:
                 try:
                     if other:
                         time.sleep(0.5)
-                    out = subprocess.run([sys.executable, "-c", _STEP_RATE, model, str(seconds)], env=env,
+                    data = "digits" if args.quick else "fashion-mnist"
+                    out = subprocess.run([sys.executable, "-c", _STEP_RATE, model, str(seconds), data], env=env,
                                          capture_output=True, text=True, check=True, cwd=ROOT).stdout
                 finally:
                     if other:
@@ -389,7 +402,8 @@ def markdown_threads(rows: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="a tenth of the steps, k=50, 1 repeat: seconds")
+    p.add_argument("--quick", action="store_true",
+                   help="digits, tiny widths, a tenth of the steps, k=50, 1 repeat: seconds")
     p.add_argument("--only", nargs="+", choices=("training", "likelihood", "threads"),
                    default=["training", "likelihood", "threads"])
     p.add_argument("--threads", type=int, default=2, help="torch threads of the training and likelihood rows")

@@ -40,7 +40,6 @@ def test_fmnist_gans_quick(tmp_path):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # runs cleaned up
 
 
-@pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")
 def test_speed_quick(tmp_path):
     """Every row of the speed table, the estimators side by side and the thread rows (tiny sizes)."""
     out = tmp_path / "results.json"
@@ -55,5 +54,5 @@ def test_speed_quick(tmp_path):
     assert nll["k"] == 50 and nll["speedup"] > 0 and 0 < nll["fraction_of_peak_new"] < 1.5
     assert abs(nll["difference_nll"]) < 10 * nll["difference_se"] + 1  # the same quantity
     assert record["matmul_peak_gflops"]["fp32"] > 0
-    assert [r["config"] for r in record["thread_rows"]] == ["1 thread", "2 threads", "2 threads, PASSIVE"]
+    assert [r["config"] for r in record["thread_rows"]] == ["1 thread"]
     assert all(r["alone"] > 0 and r["busy"] > 0 for r in record["thread_rows"])

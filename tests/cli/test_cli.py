@@ -178,3 +178,18 @@ def test_a_killed_training_stops_between_steps_and_keeps_a_checkpoint(tmp_path):
     step = find_checkpoint(out).step
     assert 0 < step < 1_000_000
     assert main(["train", "--resume", str(out), "--steps", str(step + 5), "--no-progress"]) == 0
+
+
+def test_precision_and_threads_flags_reach_the_run(capsys, tmp_path):
+    out = tmp_path / "g"
+    code, _, err = run(capsys, "train", "dcgan", "--data", "digits", "--steps", "2", "--out", out, "--precision", "bf16",
+                       "--threads", "1", "ngf=4", "ndf=4", "z_dim=4", "train.sample_every=0", "train.tensorboard=false")
+    assert code == 0
+    assert "genlab: bf16 (requested), 1 thread(s) (--threads), channels_last" in err
+    meta = json.loads((out / "checkpoints" / "step-00000002" / "meta.json").read_text())
+    assert (meta["precision"], meta["threads"], meta["memory_format"]) == ("bf16", 1, "channels_last")
+    code, _, err = run(capsys, "train", "--resume", out, "--steps", "3", "--precision", "fp32")
+    assert code == 2 and err.startswith("error: --resume continues a run") and "precision" in err
+    code, _, err = run(capsys, "train", "--resume", out, "--steps", "3", "--threads", "2", "--no-progress")
+    assert code == 0
+    assert json.loads((out / "checkpoints" / "step-00000003" / "meta.json").read_text())["threads"] == 2
