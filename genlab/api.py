@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -15,7 +17,8 @@ from genlab.config import (DataConfig, RunConfig, TrainConfig, apply_overrides, 
                            from_dict, read_yaml, write_yaml)
 from genlab.data import load_dataset
 from genlab.data.dataset import DataSpec, Dataset
-from genlab.errors import CheckpointError, ConfigError
+from genlab.errors import CheckpointError, ConfigError, GenlabError
+from genlab.files import LOCK_FILE, RunLock
 from genlab.models import GenerativeModel, get_model_class
 from genlab.training import checkpoint as ckpt
 from genlab.training import distributed
@@ -135,17 +138,11 @@ def _train_new(cfg: RunConfig, out: str | Path | None) -> GenerativeModel:
         net = _build(cfg, dataset.spec())
         net.prepare(dataset)
         target = _target_steps(cfg, dataset, net)
-        run_dir = _new_run_dir_on_rank0(out, cfg)
-        main = is_main_process()
-        try:
-            if main:
+        with _new_run_dir_on_rank0(out, cfg) as run_dir:
+            if is_main_process():
                 write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
             trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec(), threads_reason))
             trainer.fit(target)
-        except BaseException:
-            if main and not any(run_dir.glob("checkpoints/step-*")):
-                shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping: leave no half-run
-            raise
     finally:
         distributed.teardown(created)
     net.run_dir = run_dir
@@ -154,13 +151,29 @@ def _train_new(cfg: RunConfig, out: str | Path | None) -> GenerativeModel:
 
 def _resume(run_dir: Path, model: str | None, steps: int | None, epochs: float | None,
             device: str | None, progress: bool | None, threads: int | None) -> GenerativeModel:
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory {run_dir} does not exist")
+    # before torchrun's group is joined: rank 0 (or a single process) writes, so it holds the lock
+    lock = RunLock(run_dir).acquire() if os.environ.get("RANK", "0") == "0" else None
+    try:
+        return _resume_locked(run_dir, model, steps, epochs, device, progress, threads)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _resume_locked(run_dir: Path, model: str | None, steps: int | None, epochs: float | None,
+                   device: str | None, progress: bool | None, threads: int | None) -> GenerativeModel:
     cfg = read_run_config(run_dir)
     if model is not None and model != cfg.model:
         raise CheckpointError(f"{run_dir} is a run of model {cfg.model!r}, not {model!r}")
-    checkpoint = ckpt.find_checkpoint(run_dir)
-    if checkpoint.meta.get("model") != cfg.model:
+    checkpoint = ckpt.find_checkpoint(run_dir) if ckpt.has_checkpoint(run_dir) else None
+    if checkpoint is not None and checkpoint.meta.get("model") != cfg.model:
         raise CheckpointError(f"checkpoint in {run_dir} is of model {checkpoint.meta.get('model')!r}, "
                               f"but its config says {cfg.model!r}")
+    if checkpoint is None and is_main_process():
+        print(f"genlab: {run_dir} was stopped before its first checkpoint; training it from step 0 "
+              "with its saved config", file=sys.stderr)
     if steps is not None and steps < 0:
         raise ConfigError(f"steps must be >= 0, got {steps}")
     if device is not None:
@@ -175,19 +188,22 @@ def _resume(run_dir: Path, model: str | None, steps: int | None, epochs: float |
         dev = resolve_device(device_name)
         dataset = load_data(cfg.data)
         net = _build(cfg, dataset.spec())
+        if checkpoint is None:
+            net.prepare(dataset)
         if epochs is not None:
             cfg.train.steps, cfg.train.epochs = None, epochs
         elif steps is not None:
             cfg.train.steps = steps
         target = _target_steps(cfg, dataset, net)
         trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec(), threads_reason))
-        if checkpoint.meta.get("precision", "fp32") != trainer.precision.name:
-            print(f"genlab: note: this run was trained in {checkpoint.meta.get('precision', 'fp32')} and continues in "
-                  f"{trainer.precision.name}; the resumed steps will not match an uninterrupted run bit for bit",
-                  file=sys.stderr)
-        trainer.restore(checkpoint)
-        if target < checkpoint.step:
-            raise ConfigError(f"the run is already at step {checkpoint.step}; ask for more steps than that")
+        if checkpoint is not None:
+            if checkpoint.meta.get("precision", "fp32") != trainer.precision.name:
+                print(f"genlab: note: this run was trained in {checkpoint.meta.get('precision', 'fp32')} and "
+                      f"continues in {trainer.precision.name}; the resumed steps will not match an "
+                      "uninterrupted run bit for bit", file=sys.stderr)
+            trainer.restore(checkpoint)
+            if target < checkpoint.step:
+                raise ConfigError(f"the run is already at step {checkpoint.step}; ask for more steps than that")
         if is_main_process():
             write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
         trainer.fit(target)
@@ -216,29 +232,42 @@ def _meta(cfg: RunConfig, spec: DataSpec, threads_reason: str) -> dict:
             "data": cfg.data.name, "threads_reason": threads_reason}
 
 
-def _new_run_dir_on_rank0(out: str | Path | None, cfg: RunConfig) -> Path:
-    """The new run directory, chosen and created by rank 0 (the only rank that writes) and shared
-    with the others; an error there is raised on every rank."""
-    if not distributed.active():
-        return _new_run_dir(out, cfg)
-    path = error = None
+@contextlib.contextmanager
+def _new_run_dir_on_rank0(out: str | Path | None, cfg: RunConfig) -> Iterator[Path]:
+    """The new run directory, created and locked by rank 0 (the only rank that writes) and shared
+    with the others; an error there is raised on every rank. If the run fails before its first
+    checkpoint, what it wrote is removed (the directory too, unless the user made it)."""
+    path = error = made = lock = None
     if is_main_process():
         try:
-            path = _new_run_dir(out, cfg)
-        except ConfigError as e:
-            error = str(e)
-    path, error = distributed.broadcast_object((path, error))
-    if error:
-        raise ConfigError(error)
-    return path
+            path, made, lock = _new_run_dir(out, cfg)
+        except GenlabError as e:
+            error = e
+    if distributed.active():
+        shared_path, message = distributed.broadcast_object((path, str(error) if error else None))
+        if message and error is None:
+            raise ConfigError(message)
+        path = shared_path
+    if error is not None:
+        raise error
+    try:
+        yield path
+    except BaseException:
+        if lock is not None and not ckpt.has_checkpoint(path):  # nothing worth keeping: leave no half-run
+            for p in ([path] if made else sorted(path.iterdir())):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
 
 
-def _new_run_dir(out: str | Path | None, cfg: RunConfig) -> Path:
+def _new_run_dir(out: str | Path | None, cfg: RunConfig) -> tuple[Path, bool, RunLock]:
+    """(path, whether genlab made it, its lock): an empty or new directory, locked."""
     if out is not None:
         path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise ConfigError(f"output directory {path} already exists and is not empty; "
-                              f"continue it with --resume {path} or choose another --out")
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"--out {path} is a file; choose a directory")
     else:
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(cfg.data.name).name or "data")
         base = Path("runs") / f"{cfg.model}-{stem}"
@@ -246,8 +275,30 @@ def _new_run_dir(out: str | Path | None, cfg: RunConfig) -> Path:
         while path.exists():
             i += 1
             path = base.with_name(f"{base.name}-{i}")
+    made = not path.exists()
+    if not made:
+        _check_empty(path)  # before the lock file is made: a directory that cannot be used stays as it was
     path.mkdir(parents=True, exist_ok=True)
-    return path
+    lock = RunLock(path).acquire()
+    try:
+        _check_empty(path)
+    except BaseException:
+        lock.release()
+        raise
+    return path, made, lock
+
+
+def _check_empty(path: Path) -> None:
+    """A new run needs an empty directory: a stranded one (stopped before its first checkpoint)
+    or a finished run get an error that says what to do instead."""
+    entries = [p for p in path.iterdir() if p.name != LOCK_FILE]
+    if not entries:
+        return
+    if (path / CONFIG_FILE).is_file() and not ckpt.has_checkpoint(path):
+        raise ConfigError(f"{path} holds a run stopped before its first checkpoint; train it from step 0 "
+                          f"with --resume {path}, or remove the directory")
+    raise ConfigError(f"output directory {path} already exists and is not empty; "
+                      f"continue it with --resume {path} or choose another --out")
 
 
 def load(run_dir: str | Path, device: str = "cpu") -> GenerativeModel:

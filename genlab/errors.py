@@ -24,3 +24,16 @@ class CheckpointError(GenlabError):
 
 class TrainingDiverged(GenlabError):
     """A loss became NaN or infinite."""
+
+
+class Stopped(KeyboardInterrupt):
+    """Training stopped on a signal after a whole step, and that step was saved."""
+
+    def __init__(self, signal_name: str, step: int, target: int, run_dir, path):
+        super().__init__(signal_name)
+        self.signal_name, self.step, self.target, self.run_dir, self.path = signal_name, step, target, run_dir, path
+
+    def message(self) -> str:
+        where = f"saved in {self.path}" if self.path else f"saved in {self.run_dir}"
+        return (f"genlab: stopped by {self.signal_name} at step {self.step} of {self.target}; {where}. "
+                f"Continue with: genlab train --resume {self.run_dir} --steps {self.target}")

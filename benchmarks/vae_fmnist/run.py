@@ -13,8 +13,8 @@ Protocol (Exemplar VAE, arXiv:2004.04795, Table 1: VAE 228.70 nats):
     python benchmarks/vae_fmnist/run.py --quick                 # the same pipeline in seconds (for tests)
 
 Each seed's run and timings live in RUN_DIR/seed-S (training time in bench-train.json), so
---phase train and --phase eval can run apart; a seed already trained is not trained again unless
---fresh. Writes results.json (beside this file, or --out) with the numbers, times and machine.
+--phase train and --phase eval can run apart; a seed already trained (or evaluated, bench-eval.json)
+is not trained (or evaluated) again unless --fresh. Writes results.json (beside this file, or --out) with the numbers, times and machine.
 """
 
 from __future__ import annotations
@@ -77,15 +77,19 @@ def eval_seed(seed: int, args: argparse.Namespace, env: dict, trained: Future) -
     run_dir = Path(args.run_dir) / f"seed-{seed}"
     train, evaluate = commands(run_dir, seed, args.k, args.quick)
     train_file = run_dir / "bench-train.json"
-    eval_file = run_dir / "eval.json"
-    with open(eval_file, "w") as f:
-        eval_s = timed(evaluate, env, stdout=f)
+    eval_file, timing_file = run_dir / "eval.json", run_dir / "bench-eval.json"
+    if args.fresh or not (eval_file.is_file() and timing_file.is_file()):
+        with open(eval_file, "w") as f:
+            seconds = timed(evaluate, env, stdout=f)
+        write_json(timing_file, {"eval_seconds": round(seconds, 1), "threads": args.threads,
+                                 "loadavg_after": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M")})
+    eval_s = json.loads(timing_file.read_text())["eval_seconds"]
     result = json.loads(eval_file.read_text())
     trained = json.loads(train_file.read_text()) if train_file.is_file() else {}
     return {"seed": seed, "nll": result["nll"], "elbo": result["elbo"], "k": result["k"],
             "n_test": result["n_test"], "steps": result["step"],
-            "train_seconds": trained.get("train_seconds"), "eval_seconds": round(eval_s, 1),
-            "threads": args.threads,
+            "train_seconds": trained.get("train_seconds"), "eval_seconds": eval_s,
+            "threads": trained.get("threads", args.threads),
             "commands": [" ".join(["genlab", *c[len(genlab_cmd()):]]) for c in (train, evaluate)]}
 
 
@@ -99,7 +103,7 @@ def main() -> None:
     p.add_argument("--run-dir", default="runs/bench-vae-fmnist")
     p.add_argument("--out", default=str(HERE / "results.json"))
     p.add_argument("--k", type=int, default=5000)
-    p.add_argument("--fresh", action="store_true", help="train again seeds that are already trained")
+    p.add_argument("--fresh", action="store_true", help="train and evaluate again seeds that are already done")
     args = p.parse_args()
     if args.quick:
         args.seeds, args.k = 1, 10

@@ -16,7 +16,8 @@ from typing import Sequence
 from genlab.cli import evaluator as evaluator_cli
 from genlab.cli.argtypes import nonneg_int, positive_float, positive_int, threads_int
 from genlab.cli import figures
-from genlab.errors import GenlabError
+from genlab.errors import GenlabError, Stopped
+from genlab.files import is_disk_full
 
 
 class _Parser(argparse.ArgumentParser):
@@ -138,11 +139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GenlabError as e:
         sys.stderr.write(f"error: {e}\n")
         return 2
+    except Stopped as e:  # training saved its state at the stop: not an error
+        sys.stderr.write(e.message() + "\n")
+        return 130
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
     except OSError as e:  # unwritable output, disk full, ...
-        sys.stderr.write(f"error: {e.strerror or e} ({e.filename})\n" if e.filename else f"error: {e}\n")
+        full = "the disk is full" if is_disk_full(e) else (e.strerror or str(e))
+        sys.stderr.write(f"error: {full} ({e.filename})\n" if e.filename else f"error: {full}\n")
         return 2
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +28,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from genlab.errors import CheckpointError
+from genlab.files import DiskFull, atomic_write_text, fsync_file, is_disk_full
 
 FORMAT_VERSION = 1
 _PREFIX = "step-"
+_NAME = re.compile(r"step-\d{8,}")
 
 
 @dataclass
@@ -50,21 +54,36 @@ def save_checkpoint(run_dir: Path, step: int, weights: dict[str, torch.Tensor], 
     name = f"{_PREFIX}{step:08d}"
     final = root / name
     tmp = root / f".tmp-{name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    # safetensors refuses shared or non-contiguous storage: store independent contiguous copies
-    save_file({k: v.detach().contiguous().clone().cpu() for k, v in weights.items()},
-              str(tmp / "model.safetensors"))
-    torch.save(state, tmp / "state.pt")
-    (tmp / "meta.json").write_text(json.dumps({**meta, "format_version": FORMAT_VERSION, "step": step}, indent=1))
-    _fsync_dir_files(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.rename(tmp, final)
-    _write_atomic(root / "latest", name + "\n")
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        # safetensors refuses shared or non-contiguous storage: store independent contiguous copies
+        save_file({k: v.detach().contiguous().clone().cpu() for k, v in weights.items()},
+                  str(tmp / "model.safetensors"))
+        torch.save(state, tmp / "state.pt")
+        (tmp / "meta.json").write_text(json.dumps({**meta, "format_version": FORMAT_VERSION, "step": step}, indent=1))
+        for f in tmp.iterdir():
+            fsync_file(f)
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)  # a partial write must not keep the disk full
+        if is_disk_full(e):
+            raise DiskFull(f"the disk is full: the checkpoint of step {step} could not be written in {root}"
+                           f"{_kept_note(run_dir)}; free some space, then continue with --resume {run_dir}") from None
+        raise
+    atomic_write_text(root / "latest", name + "\n")
     _prune(root, keep)
     return final
+
+
+def _kept_note(run_dir: Path) -> str:
+    try:
+        return f" (the last good checkpoint, step {find_checkpoint(run_dir).step}, is kept)"
+    except CheckpointError:
+        return " (no earlier checkpoint exists)"
 
 
 def find_checkpoint(run_dir: str | Path) -> Checkpoint:
@@ -73,24 +92,57 @@ def find_checkpoint(run_dir: str | Path) -> Checkpoint:
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist")
     root = checkpoint_dir(run_dir)
-    candidates = []
-    latest = root / "latest"
-    if latest.is_file():
-        candidates.append(root / latest.read_text().strip())
-    candidates += sorted(root.glob(f"{_PREFIX}*"), reverse=True) if root.is_dir() else []
-    for path in candidates:
-        meta_file = path / "meta.json"
-        if meta_file.is_file() and (path / "model.safetensors").is_file() and (path / "state.pt").is_file():
-            try:
-                meta = json.loads(meta_file.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise CheckpointError(f"checkpoint {path} is corrupt (meta.json is not valid JSON)") from None
-            if meta.get("format_version") != FORMAT_VERSION:
-                raise CheckpointError(
-                    f"checkpoint {path} has format version {meta.get('format_version')}; "
-                    f"this genlab reads version {FORMAT_VERSION}")
-            return Checkpoint(path, int(meta["step"]), meta)
+    done = sorted((p for p in root.glob(f"{_PREFIX}*") if _complete(p)), reverse=True) if root.is_dir() else []
+    named = _read_latest(root)
+    if named is not None and named not in done and done:
+        print(f"genlab: warning: {root / 'latest'} names no complete checkpoint; using the newest one, "
+              f"{done[0].name}", file=sys.stderr)
+    for path in ([named] if named in done else []) + done:
+        return Checkpoint(path, *_read_meta(path))
     raise CheckpointError(f"no checkpoint found in {run_dir} (is it a genlab run directory?)")
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    root = checkpoint_dir(run_dir)
+    return root.is_dir() and any(_complete(p) for p in root.glob(f"{_PREFIX}*"))
+
+
+def _complete(path: Path) -> bool:
+    return (_NAME.fullmatch(path.name) is not None and path.is_dir()
+            and all((path / f).is_file() for f in ("meta.json", "model.safetensors", "state.pt")))
+
+
+def _read_latest(root: Path) -> Path | None:
+    """The directory ``latest`` names, or None when it is absent or damaged (the scan decides)."""
+    try:
+        name = (root / "latest").read_bytes().decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return root / name if _NAME.fullmatch(name) else None
+
+
+def _read_meta(path: Path) -> tuple[int, dict]:
+    """(step, meta) of a checkpoint, meta.json validated as a whole."""
+    where = path / "meta.json"
+    try:
+        meta = json.loads(where.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise CheckpointError(f"checkpoint {path} is corrupt ({where.name} is not valid JSON)") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint {path} is corrupt ({where.name} must hold a JSON object)")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {meta.get('format_version')!r}; "
+                              f"this genlab reads version {FORMAT_VERSION}")
+    step = meta.get("step")
+    if type(step) is not int or step != int(path.name[len(_PREFIX):]):
+        raise CheckpointError(f"checkpoint {path} is corrupt ({where.name} has step {step!r}, "
+                              f"its directory says {int(path.name[len(_PREFIX):])})")
+    for key in ("model", "data"):
+        if not isinstance(meta.get(key), str):
+            raise CheckpointError(f"checkpoint {path} is corrupt ({where.name} has no valid {key!r})")
+    if not isinstance(meta.get("data_spec"), dict):
+        raise CheckpointError(f"checkpoint {path} is corrupt ({where.name} has no valid 'data_spec')")
+    return step, meta
 
 
 def load_weights(ckpt: Checkpoint) -> dict[str, torch.Tensor]:
@@ -108,22 +160,8 @@ def load_state(ckpt: Checkpoint) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {ckpt.path} is corrupt: state.pt cannot be read ({first})") from None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir_files(path: Path) -> None:
-    for f in path.iterdir():
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-
-
 def _prune(root: Path, keep: int) -> None:
-    done = sorted(root.glob(f"{_PREFIX}*"))
-    for old in done[:-keep]:
+    """Keep the newest ``keep`` checkpoints; temporaries of other (dead) writers go too."""
+    done = sorted(p for p in root.glob(f"{_PREFIX}*") if _NAME.fullmatch(p.name))
+    for old in done[:-keep] + [p for p in root.glob(".tmp-*") if not p.name.endswith(f"-{os.getpid()}")]:
         shutil.rmtree(old, ignore_errors=True)

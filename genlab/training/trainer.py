@@ -16,7 +16,7 @@ import torch
 from genlab.config import TrainConfig
 from genlab.data.dataset import Dataset
 from genlab.data.loader import BatchStream
-from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
+from genlab.errors import CheckpointError, ConfigError, Stopped, TrainingDiverged
 from genlab.images import save_grid, save_points, upscale_for_display, make_grid
 from genlab.models.base import GenerativeModel
 from genlab.training import checkpoint as ckpt
@@ -62,6 +62,8 @@ class Trainer:
                                   device=device, binarize=data.binarize, rank=rank, world_size=world,
                                   memory_format=self.memory_format)
         self.step = 0
+        # the open logging window: sums of the named losses over the n steps since the last line
+        self.window: dict[str, Any] = {"sums": {}, "n": 0}
         self.saved_steps: list[int] = []  # checkpoints written by this process
         self.preview_x = data.test[:PREVIEW_COUNT // 2 if data.kind == "image" else 2000].to(device)
 
@@ -78,7 +80,9 @@ class Trainer:
             self.stream.load_state_dict(state["data"])
             self.precision.load_state_dict(state.get("precision", {}))
             set_rng_state(state["rng"], self.device)
-        except (KeyError, ValueError, RuntimeError) as e:
+            window = state.get("log_window", {"sums": {}, "n": 0})
+            self.window = {"sums": {k: v.to(self.device) for k, v in window["sums"].items()}, "n": int(window["n"])}
+        except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as e:
             raise CheckpointError(f"checkpoint {checkpoint.path} does not match this model or data ({e})") from None
         rank, world = rank_and_world_size()
         saved_world = len(state.get("ranks", [None]))
@@ -96,8 +100,7 @@ class Trainer:
         main = is_main_process()
         stop, log, bar = GracefulStop(), None, None
         world = rank_and_world_size()[1]
-        sums: dict[str, torch.Tensor] = {}
-        n = 0
+        sums, n = self.window["sums"], self.window["n"]
         try:
             log = MetricsLog(self.run_dir, cfg.tensorboard and main, resume_step=self.step) if main else None
             if cfg.progress and main:
@@ -121,7 +124,9 @@ class Trainer:
                     self.step % cfg.log_every == 0 and distributed.any_rank(stop.requested, self.device))
                 checkpoint_now = last or stopping or (
                     cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
-                if self.step % cfg.log_every == 0 or checkpoint_now:
+                # lines at multiples of log_every (and the last step) only: a window still open at a
+                # checkpoint is saved with it, so a resumed run logs the lines of an unstopped one
+                if self.step % cfg.log_every == 0 or last:
                     dt = time.perf_counter() - t0
                     rate = (self.stream.batches_drawn - drawn0) * self.stream.global_batch / max(dt, 1e-9)
                     values = self._mean_checked(sums, n)
@@ -129,14 +134,16 @@ class Trainer:
                     if log:
                         log.log(self.step, values)
                     bar.set_postfix({k: _fmt(v) for k, v in values.items()}, refresh=False)
-                    sums, n = {}, 0
-                    t0, drawn0 = time.perf_counter(), self.stream.batches_drawn
+                    if self.step % cfg.log_every == 0:  # a last line off the grid leaves its window open
+                        sums, n = {}, 0
+                        t0, drawn0 = time.perf_counter(), self.stream.batches_drawn
                 if main and (last or (cfg.sample_every and self.step % cfg.sample_every == 0)):
                     self.write_previews(log)
                 if checkpoint_now:
-                    self.save()
+                    self.window = {"sums": sums, "n": n}
+                    path = self.save()
                 if stopping:  # Ctrl-C or a kill: stopped between two steps, state saved
-                    raise KeyboardInterrupt
+                    raise Stopped(stop.signal_name, self.step, target_steps, self.run_dir, path)
             if main:
                 self.write_gif()
         finally:
@@ -178,6 +185,8 @@ class Trainer:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "data": self.stream.state_dict(),
             "rng": rng_state(self.device),
+            "log_window": {"sums": {k: v.detach().cpu() for k, v in self.window["sums"].items()},
+                           "n": self.window["n"]},
         }
         if self.precision.scalers:
             state["precision"] = self.precision.state_dict()
@@ -252,6 +261,7 @@ class GracefulStop:
 
     def __init__(self):
         self.requested = False
+        self.signal_name = ""
         self._previous = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -263,6 +273,7 @@ class GracefulStop:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signal_name = signal.Signals(signum).name
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():
