@@ -19,6 +19,7 @@ from genlab.data import load_dataset
 from genlab.data.dataset import DataSpec, Dataset
 from genlab.errors import CheckpointError, ConfigError, GenlabError
 from genlab.files import LOCK_FILE, RunLock
+from genlab.limits import ensure_fits
 from genlab.models import GenerativeModel, get_model_class
 from genlab.training import checkpoint as ckpt
 from genlab.training import distributed
@@ -84,16 +85,19 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
         raise CheckpointError(f"run directory {run_dir} does not exist")
     if not path.is_file():
         raise CheckpointError(f"{run_dir} is not a genlab run directory (no {CONFIG_FILE})")
-    raw = read_yaml(path)
-    if "model" not in raw:
-        raise CheckpointError(f"{path} names no model")
-    cls = get_model_class(raw["model"])
-    return RunConfig(
-        model=raw["model"],
-        model_config=from_dict(cls.Config, raw.get("model_config") or {}, section="model"),
-        data=from_dict(DataConfig, raw.get("data") or {}, section="data"),
-        train=from_dict(TrainConfig, raw.get("train") or {}, section="train"),
-    )
+    try:
+        raw = read_yaml(path)
+        if not isinstance(raw.get("model"), str):
+            raise ConfigError(f"it names no model (model: {raw.get('model')!r})")
+        cls = get_model_class(raw["model"])
+        return RunConfig(
+            model=raw["model"],
+            model_config=from_dict(cls.Config, raw.get("model_config") or {}, section="model"),
+            data=from_dict(DataConfig, raw.get("data") or {}, section="data"),
+            train=from_dict(TrainConfig, raw.get("train") or {}, section="train"),
+        )
+    except ConfigError as e:
+        raise CheckpointError(str(e) if str(path) in str(e) else f"{path} is damaged: {e}") from None
 
 
 def load_data(cfg: DataConfig) -> Dataset:
@@ -213,9 +217,32 @@ def _resume_locked(run_dir: Path, model: str | None, steps: int | None, epochs: 
     return net
 
 
-def _build(cfg: RunConfig, spec: DataSpec) -> GenerativeModel:
-    seed_everything(cfg.train.seed)  # the same initial weights for the same seed
-    return get_model_class(cfg.model)(cfg.model_config, spec)
+def _build(cfg: RunConfig, spec: DataSpec, training: bool = True) -> GenerativeModel:
+    cls = get_model_class(cfg.model)
+    _check_size(cls, cfg, spec, training)
+    if training:
+        seed_everything(cfg.train.seed)  # the same initial weights for the same seed
+    try:
+        return cls(cfg.model_config, spec)
+    except (MemoryError, RuntimeError) as e:
+        if isinstance(e, RuntimeError) and "allocate" not in str(e):
+            raise
+        raise ConfigError(f"model {cfg.model} with these settings does not fit in memory") from None
+
+
+def _check_size(cls: type, cfg: RunConfig, spec: DataSpec, training: bool) -> None:
+    """Counted on the meta device (nothing allocated) before the model is built for real."""
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            net = cls(cfg.model_config, spec)
+    except GenlabError:
+        raise
+    except Exception:  # a model that cannot be built on meta: the real build reports its own problems
+        return
+    n = sum(t.numel() for t in [*net.parameters(), *net.buffers()])
+    copies = 4 if training else 1  # weights, gradients and Adam's two moments
+    ensure_fits(n * 4 * copies, f"model {cfg.model} ({n:,} parameters{' with gradients and Adam state' if training else ''})",
+                hint="choose smaller layer sizes")
 
 
 def _target_steps(cfg: RunConfig, data: Dataset, net: GenerativeModel) -> int:
@@ -312,11 +339,8 @@ def load(run_dir: str | Path, device: str = "cpu") -> GenerativeModel:
     if checkpoint.meta.get("model") != cfg.model:
         raise CheckpointError(f"checkpoint in {run_dir} is of model {checkpoint.meta.get('model')!r}, "
                               f"but its config says {cfg.model!r}")
-    try:
-        spec = DataSpec.from_dict(checkpoint.meta["data_spec"])
-    except (KeyError, TypeError):
-        raise CheckpointError(f"checkpoint {checkpoint.path} has no valid data spec") from None
-    net = get_model_class(cfg.model)(cfg.model_config, spec)
+    spec = DataSpec.from_dict(checkpoint.meta["data_spec"], where=checkpoint.path / "meta.json")
+    net = _build(cfg, spec, training=False)
     load_state_dict_strict(net, ckpt.load_weights(checkpoint), checkpoint.path)
     net.to(resolve_device(device)).eval()
     net.run_dir = run_dir

@@ -14,6 +14,7 @@ command-line flags, ``key=value`` overrides.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -23,6 +24,8 @@ from typing import Any
 import yaml
 
 from genlab.errors import ConfigError
+from genlab.files import atomic_write_text
+from genlab.limits import MAX_SEED, MAX_STEPS, real, whole
 
 
 @dataclass
@@ -45,25 +48,31 @@ class TrainConfig:
     tensorboard: bool = True
 
     def validate(self) -> None:
-        if self.steps is not None and self.steps < 0:
-            raise ConfigError(f"steps must be >= 0, got {self.steps}")
-        if self.epochs is not None and not self.epochs > 0:
-            raise ConfigError(f"epochs must be > 0, got {self.epochs}")
-        positive = ("batch_size", "log_every", "keep_checkpoints")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.steps is not None:
+            whole(self.steps, "steps", 0, MAX_STEPS)
+        if self.epochs is not None:
+            real(self.epochs, "epochs", above=0, hi=1e6)
+        whole(self.seed, "seed", 0, MAX_SEED)
+        for name in ("batch_size", "log_every", "keep_checkpoints"):
+            whole(getattr(self, name), name, 1, 2**31 - 1)
         for name in ("sample_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+            whole(getattr(self, name), name, 0, MAX_STEPS)
         if self.precision not in ("fp32", "bf16", "fp16", "auto"):
             raise ConfigError(f"precision must be fp32, bf16, fp16 or auto, got {self.precision!r}")
         if self.memory_format not in ("auto", "channels_last", "contiguous"):
             raise ConfigError(f"memory_format must be auto, channels_last or contiguous, got {self.memory_format!r}")
-        if self.threads is not None and not 1 <= self.threads <= 1024:
-            raise ConfigError(f"threads must be between 1 and 1024, got {self.threads}")
-        if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
-            raise ConfigError(f"unknown device {self.device!r}; use auto, cpu, cuda, cuda:N or mps")
+        if self.threads is not None:
+            whole(self.threads, "threads", 1, 1024)
+        check_device(self.device)
+
+
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d{1,4})?")
+
+
+def check_device(name: str) -> str:
+    if not isinstance(name, str) or not DEVICE.fullmatch(name):
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+    return name
 
 
 @dataclass
@@ -77,8 +86,8 @@ class DataConfig:
     binarize: bool = False
 
     def validate(self) -> None:
-        if self.image_size is not None and self.image_size <= 0:
-            raise ConfigError(f"image_size must be > 0, got {self.image_size}")
+        if self.image_size is not None:
+            whole(self.image_size, "image_size", 1, 2**31 - 1)
         if self.channels is not None and self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
 
@@ -163,26 +172,9 @@ def coerce(value: Any, hint: Any, key: str) -> Any:
             return False
         raise ConfigError(f"{key} must be true or false, got {value!r}")
     if hint is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        try:
-            return int(str(value).replace("_", ""))
-        except ValueError:
-            raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+        return whole(value, key)
     if hint is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key} must be a number, got {value!r}") from None
-        if v != v:
-            raise ConfigError(f"{key} must be a number, got NaN")
-        return v
+        return real(value, key)
     if hint is str:
         if isinstance(value, (dict, list)):
             raise ConfigError(f"{key} must be a string, got {value!r}")
@@ -210,9 +202,7 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def write_yaml(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
-    tmp.replace(path)
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
 
 
 SECTIONS = ("model_config", "data", "train")
@@ -247,7 +237,10 @@ def apply_overrides(layers: dict[str, dict], overrides: list[str], classes: dict
             if len(hits) > 1:
                 raise ConfigError(f"config key {name!r} is ambiguous ({', '.join(hits)}); write SECTION.{name}=...")
             section = hits[0]
-        layers[section][name] = yaml.safe_load(value) if value.strip() else value
+        try:
+            layers[section][name] = yaml.safe_load(value) if value.strip() else value
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
         if isinstance(layers[section][name], (dict,)):
             raise ConfigError(f"override {item!r}: value must be a scalar or a list")
 

@@ -23,6 +23,8 @@ from genlab.errors import GenlabError
 
 LOCK_FILE = ".lock"
 TMP_SUFFIX = ".tmp"  # hidden files ".NAME.XXXX.tmp" and checkpoint directories ".tmp-step-..."
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
@@ -50,6 +52,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     tmp = Path(name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException as e:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from genlab.files import atomic_write
 
 
 def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
@@ -51,12 +52,10 @@ def save_points(points: torch.Tensor, path: str | Path, reference: torch.Tensor 
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        return atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", bbox_inches="tight"))
+    finally:
+        plt.close(fig)
 
 
 def upscale_for_display(images: torch.Tensor) -> int:
@@ -67,7 +66,4 @@ def upscale_for_display(images: torch.Tensor) -> int:
 
 def _atomic_save(img: Image.Image, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))

@@ -40,7 +40,7 @@ def test_saved_config_round_trips(tmp_path):
     ("foo.bar=1", "unknown config section"),
     ("latent_dim=-2", "latent_dim must be > 0"),
     ("net=resnet", "net must be mlp or conv"),
-    ("train.batch_size=0", "batch_size must be > 0"),
+    ("train.batch_size=0", "batch_size must be a whole number from 1 to"),
     ("train.device=tpu", "unknown device"),
     ("binarize=maybe", "must be true or false"),
     ("beta", "not of the form key=value"),
@@ -71,6 +71,41 @@ def test_coerce_reads_command_line_strings():
 
 def test_from_dict_validates():
     assert from_dict(TrainConfig, {"steps": 5}, section="train").steps == 5
-    with pytest.raises(ConfigError, match="steps must be >= 0"):
+    with pytest.raises(ConfigError, match="steps must be a whole number from 0 to"):
         from_dict(TrainConfig, {"steps": -1}, section="train")
+
+
+@pytest.mark.parametrize("override,message", [
+    ("latent_dim=99999999999999999999", "latent_dim must be a whole number that fits in 64 bits"),
+    ("train.batch_size=1e30", "batch_size must be a whole number that fits in 64 bits, got .1e30."),
+    ("train.batch_size=1e12", "batch_size must be a whole number from 1 to 2_147_483_647"),
+    ("train.batch_size=2.5", "batch_size must be a whole number"),
+    ("train.seed=18446744073709551616", "seed must be a whole number that fits in 64 bits"),
+    ("train.seed=-1", "seed must be a whole number from 0 to 4_294_967_295"),
+    ("train.epochs=inf", "epochs must be a finite number"),
+    ("train.epochs=1e308", "epochs must be a finite number > 0 and <= 1_000_000, got 1e"),
+    ("lr=.nan", "lr must be a finite number"),
+    ("lr=[1", "not valid YAML"),
+    ("lr=*x", "not valid YAML"),
+    ("train.device=cuda:abc", "unknown device 'cuda:abc'"),
+])
+def test_numbers_past_their_type_and_bad_yaml_are_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        build_config("vae", overrides=[override])
+
+
+def test_the_checked_number_parser():
+    from genlab.limits import real, whole
+
+    assert whole("1_000", "n") == 1000 and whole("1e3", "n") == 1000 and whole(7.0, "n") == 7
+    assert whole(str(2**63 - 1), "n") == 2**63 - 1
+    for bad in ("1e999", "nan", "inf", "0x10", "1.5", True, 2**63, "9" * 41, None, [1]):
+        with pytest.raises(ConfigError):
+            whole(bad, "n")
+    assert real("1e-3", "x") == 1e-3 and real(2, "x", lo=2) == 2.0
+    for bad in ("1e999", "nan", "-inf", "abc", False):
+        with pytest.raises(ConfigError):
+            real(bad, "x")
+    with pytest.raises(ConfigError, match="> 0"):
+        real(0, "x", above=0)
     assert from_dict(VAEConfig, {}, section="model") == VAEConfig()

@@ -1,40 +1,56 @@
-"""argparse value types shared by the sub-commands: a bad number is one clear usage error."""
+"""argparse value types shared by the sub-commands: every number through genlab.limits, with
+its bounds on the type (the fuzz test reads them to make values just outside)."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+
+from genlab.errors import ConfigError
+from genlab.limits import MAX_SEED, MAX_STEPS
 
 
-def _number(text: str, cast: type, what: str):
-    try:
-        return cast(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+@dataclass(frozen=True)
+class Int:
+    lo: int
+    hi: int
+
+    def __call__(self, text: str) -> int:
+        from genlab.limits import whole
+
+        try:
+            return whole(text, "value", self.lo, self.hi)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e).removeprefix("value ")) from None
+
+    @property
+    def __name__(self) -> str:  # argparse names the type in some messages
+        return "whole number"
 
 
-def positive_int(text: str) -> int:
-    v = _number(text, int, "a whole number")
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {v}")
-    return v
+@dataclass(frozen=True)
+class Float:
+    above: float
+    hi: float
+
+    def __call__(self, text: str) -> float:
+        from genlab.limits import real
+
+        try:
+            return real(text, "value", hi=self.hi, above=self.above)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e).removeprefix("value ")) from None
+
+    @property
+    def __name__(self) -> str:
+        return "number"
 
 
-def nonneg_int(text: str) -> int:
-    v = _number(text, int, "a whole number")
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
-    return v
-
-
-def positive_float(text: str) -> float:
-    v = _number(text, float, "a number")
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return v
-
-
-def threads_int(text: str) -> int:
-    v = _number(text, int, "a whole number")
-    if not 1 <= v <= 1024:
-        raise argparse.ArgumentTypeError(f"expected a number of threads from 1 to 1024, got {v}")
-    return v
+seed_int = Int(0, MAX_SEED)
+steps_int = Int(0, MAX_STEPS)
+positive_int = Int(1, 2**31 - 1)
+epochs_float = Float(0.0, 1e6)
+threads_int = Int(1, 1024)
+samples_int = Int(1, 10**7)  # memory is checked on top of this
+importance_int = Int(1, 10**6)  # IWAE samples a test image; beyond it the bound moves less than its noise
+grid_int = Int(1, 1000)

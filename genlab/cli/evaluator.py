@@ -10,7 +10,7 @@ import argparse
 import shlex
 import sys
 
-from genlab.cli.argtypes import positive_float
+from genlab.cli.argtypes import epochs_float, seed_int
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -20,8 +20,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t = esub.add_parser("train", help="train the feature classifier of a labelled image data set")
     t.add_argument("--data", required=True, help="digits, mnist, fashion-mnist or cifar10")
     t.add_argument("--data-dir", help="where the data set's files are")
-    t.add_argument("--epochs", type=positive_float, help="passes over the training set (default per data set)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=epochs_float, help="passes over the training set (default per data set)")
+    t.add_argument("--seed", type=seed_int, default=0)
     t.add_argument("--out", help="weights file (.safetensors; a .json sidecar is written next to it); "
                                  "default: $GENLAB_CACHE/evaluators/evaluator-NAME.safetensors")
     t.add_argument("--ship", action="store_true", help="write into the package (genlab/assets/) instead")

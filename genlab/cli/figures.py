@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genlab.cli.argtypes import seed_int
 from genlab.errors import GenlabError
 
 # the course's 1-D picture: a bimodal p_r and a unimodal p_g that overlaps it (means, stds, weights)
@@ -31,7 +32,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                           "JS vs Wasserstein on the parallel lines, generator gradients.")
     f.add_argument("--out", required=True, help="directory for the PNGs (created if missing)")
     f.add_argument("--quick", action="store_true", help="fewer samples and training steps (seconds)")
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--seed", type=seed_int, default=0)
     return f
 
 

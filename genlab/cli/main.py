@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 from genlab.cli import evaluator as evaluator_cli
-from genlab.cli.argtypes import nonneg_int, positive_float, positive_int, threads_int
+from genlab.cli.argtypes import (epochs_float, grid_int, importance_int, positive_int, samples_int, seed_int,
+                                 steps_int, threads_int)
 from genlab.cli import figures
 from genlab.errors import GenlabError, Stopped
 from genlab.files import is_disk_full
@@ -26,6 +27,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+MAX_GRID = 10_000  # images in one PNG grid
+SAMPLE_CHUNK = 4096  # samples drawn at a time
 THREADS_HELP = "torch threads (default: $GENLAB_THREADS, else one per core left idle by other processes)"
 
 
@@ -42,10 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "also works as a flag: --loss minimax --d-steps 5")
     t.add_argument("--data", help="data set name, image folder, or N x 2 .npy/.csv file")
     t.add_argument("--data-dir", help="where the data set's files are")
-    t.add_argument("--steps", type=nonneg_int, help="train to this many steps")
-    t.add_argument("--epochs", type=positive_float, help="train for this many passes over the data")
+    t.add_argument("--steps", type=steps_int, help="train to this many steps")
+    t.add_argument("--epochs", type=epochs_float, help="train for this many passes over the data")
     t.add_argument("--batch-size", type=positive_int)
-    t.add_argument("--seed", type=int)
+    t.add_argument("--seed", type=seed_int)
     t.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     t.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"),
                    help="number format of the training step (default fp32; auto: bf16 where native)")
@@ -53,42 +56,42 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory (default runs/MODEL-DATA)")
     t.add_argument("--config", help="YAML config file (a run's config.yaml works)")
     t.add_argument("--resume", metavar="DIR", help="continue this run to --steps")
-    t.add_argument("--image-size", type=positive_int)
-    t.add_argument("--channels", type=int, choices=(1, 3))
+    t.add_argument("--image-size", type=positive_int, help="resize images to this many pixels a side")
+    t.add_argument("--channels", type=positive_int, choices=(1, 3))
     t.add_argument("--binarize", action="store_true", default=None,
                    help="dynamic binarisation of the training images; fixed binarised test set")
     t.add_argument("--no-progress", dest="progress", action="store_false", default=None)
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run_dir")
-    s.add_argument("--n", type=positive_int, default=64)
+    s.add_argument("--n", type=samples_int, default=64)
     s.add_argument("--out", required=True, help="PNG grid (or .pt / .npy for the raw tensor)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=seed_int, default=0)
     s.add_argument("--device", default="cpu")
     s.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
     i = sub.add_parser("interpolate", help="decode paths between latent codes")
     i.add_argument("run_dir")
     i.add_argument("--out", required=True, help="PNG grid, one path per row")
-    i.add_argument("--pairs", type=positive_int, default=8)
-    i.add_argument("--steps", type=positive_int, default=10)
+    i.add_argument("--pairs", type=grid_int, default=8)
+    i.add_argument("--steps", type=grid_int, default=10)
     i.add_argument("--method", choices=("lerp", "slerp"), default="slerp")
     i.add_argument("--from-prior", action="store_true", help="endpoints drawn from p(z), not test images")
-    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--seed", type=seed_int, default=0)
     i.add_argument("--device", default="cpu")
     i.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
     e = sub.add_parser("eval", help="test-set metrics of a trained run")
     e.add_argument("run_dir")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    e.add_argument("--k", type=positive_int, default=1000, help="VAE: importance samples for the NLL")
-    e.add_argument("--n-samples", type=positive_int,
+    e.add_argument("--k", type=importance_int, default=1000, help="VAE: importance samples for the NLL")
+    e.add_argument("--n-samples", type=samples_int,
                    help="GAN: samples to score (default 2,500 for 2-D data, 10,000 for images)")
-    e.add_argument("--modes", type=positive_int, help="2-D data: fit this many modes (default: known or by BIC)")
+    e.add_argument("--modes", type=grid_int, help="2-D data: fit this many modes (default: known or by BIC)")
     e.add_argument("--features", default="genlab", choices=("genlab", "inception"),
                    help="GAN on images: feature space of FID/KID/precision/recall")
     e.add_argument("--max-examples", type=positive_int, help="evaluate on the first N test examples")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=seed_int, default=0)
     e.add_argument("--device", default="cpu")
     e.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
@@ -189,14 +192,22 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     import genlab
+    from genlab.limits import ensure_fits
 
+    out = _check_out(Path(args.out), (".png", ".pt", ".npy"))
+    if out.suffix == ".png" and args.n > MAX_GRID:
+        raise GenlabError(f"a PNG grid holds at most {MAX_GRID:,} samples, asked for {args.n:,}; "
+                          "write .pt or .npy for more")
     _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
     if not hasattr(model, "sample"):
         raise GenlabError(f"model {model.name!r} has no prior to sample from; "
                           "try 'genlab interpolate' to look at its latent space")
-    out = Path(args.out)
-    x = model.sample(args.n, generator=torch.Generator().manual_seed(args.seed))
+    ensure_fits(args.n * model.spec.dim * 4 * 2, f"{args.n:,} samples", hint="ask for fewer with --n")
+    g = torch.Generator().manual_seed(args.seed)
+    # in chunks, so the networks' activations stay bounded whatever --n is
+    x = torch.cat([model.sample(min(SAMPLE_CHUNK, args.n - i), generator=g).cpu()
+                   for i in range(0, args.n, SAMPLE_CHUNK)])
     _write_output(x, out, model)
     print(out)
     return 0
@@ -210,12 +221,16 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from genlab.images import save_grid, upscale_for_display
     from genlab.latent import interpolate
 
+    out = _check_out(Path(args.out), (".png",))
+    if args.steps < 2:
+        raise GenlabError("--steps must be at least 2")
+    if args.pairs * (args.steps + 2) > MAX_GRID:
+        raise GenlabError(f"a PNG grid holds at most {MAX_GRID:,} images; --pairs x (--steps + 2) is "
+                          f"{args.pairs * (args.steps + 2):,}")
     _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
     if model.spec.kind != "image":
         raise GenlabError("interpolate draws image grids; this run's data are points")
-    if args.steps < 2:
-        raise GenlabError("--steps must be at least 2")
     g = torch.Generator().manual_seed(args.seed)
     if args.from_prior or not hasattr(model, "encode"):  # a GAN has no encoder: endpoints from p(z)
         if not hasattr(model, "sample"):
@@ -238,8 +253,6 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if ends is not None:  # originals at both ends of each row
         frames = torch.cat([ends[0].unsqueeze(1), frames, ends[1].unsqueeze(1)], dim=1)
     grid = frames.flatten(0, 1)
-    out = Path(args.out)
-    _check_out(out)
     save_grid(grid, out, nrow=frames.shape[1], scale=upscale_for_display(grid))
     print(out)
     return 0
@@ -248,10 +261,18 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import genlab
     from genlab.api import load_data
+    from genlab.limits import ensure_fits
 
     _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
     data = load_data(model.run_config.data)
+    if args.n_samples:
+        ensure_fits(args.n_samples * model.spec.dim * 4 * 3, f"{args.n_samples:,} samples to score",
+                    hint="lower --n-samples")
+    n_test = min(args.max_examples or len(data.test), len(data.test))
+    if hasattr(model, "log_px_given_z_samples") and n_test * args.k > 10**9:
+        print(f"genlab: note: the likelihood takes {n_test:,} x {args.k:,} decoder passes; on a 2-core CPU "
+              "10,000 x 5,000 take about 10 minutes (lower --k or --max-examples for less)", file=sys.stderr)
     results = model.evaluate(data, k=args.k, max_examples=args.max_examples, seed=args.seed,
                              progress=sys.stderr.isatty(), n_samples=args.n_samples, modes=args.modes,
                              features=args.features)
@@ -282,22 +303,33 @@ def _encode_mean(model, x):
     return z[0] if isinstance(z, tuple) else z
 
 
-def _check_out(out: Path) -> None:
-    if not out.parent.exists():
+def _check_out(out: Path, suffixes: tuple[str, ...]) -> Path:
+    """An output file genlab can write: a known suffix, in an existing directory, not a directory."""
+    if out.suffix.lower() not in suffixes:
+        raise GenlabError(f"--out {out}: the file name must end in {' or '.join(suffixes)}")
+    if not out.parent.is_dir():
         raise GenlabError(f"cannot write {out}: directory {out.parent} does not exist")
+    if out.is_dir():
+        raise GenlabError(f"--out {out} is a directory; give a file name")
+    return out
 
 
 def _write_output(x, out: Path, model) -> None:
     import numpy as np
     import torch
 
+    from genlab.files import atomic_write
     from genlab.images import save_grid, save_points, upscale_for_display
 
-    _check_out(out)
-    if out.suffix == ".pt":
-        torch.save(x.cpu(), out)
-    elif out.suffix == ".npy":
-        np.save(out, x.cpu().numpy())
+    suffix = out.suffix.lower()
+    if suffix == ".pt":
+        atomic_write(out, lambda tmp: torch.save(x.cpu(), tmp))
+    elif suffix == ".npy":
+        def write_npy(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a file object: numpy would add ".npy" to a path
+                np.save(f, x.cpu().numpy())
+
+        atomic_write(out, write_npy)
     elif model.spec.kind == "image":
         save_grid(x, out, scale=upscale_for_display(x))
     else:

@@ -77,8 +77,27 @@ class DataSpec:
                 "scale": self.scale}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DataSpec":
-        center = d.get("center")
-        return cls(kind=d["kind"], shape=tuple(d["shape"]), num_classes=d.get("num_classes"),
-                   binarize=bool(d.get("binarize", False)),
-                   center=None if center is None else tuple(center), scale=d.get("scale"))
+    def from_dict(cls, d: dict, where: object = "data spec") -> "DataSpec":
+        """The spec saved in a checkpoint, validated as a whole (CheckpointError names ``where``)."""
+        try:
+            shape = tuple(d["shape"])
+            center = d.get("center")
+            spec = cls(kind=d["kind"], shape=shape, num_classes=d.get("num_classes"),
+                       binarize=d.get("binarize", False), center=None if center is None else tuple(center),
+                       scale=d.get("scale"))
+            ok = (spec.kind in ("image", "points") and len(shape) in (1, 3)
+                  and all(type(n) is int and 0 < n <= 2**20 for n in shape)
+                  and (spec.num_classes is None or (type(spec.num_classes) is int and spec.num_classes > 0))
+                  and type(spec.binarize) is bool
+                  and (spec.center is None or all(_is_number(v) for v in spec.center))
+                  and (spec.scale is None or _is_number(spec.scale)))
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            from genlab.errors import CheckpointError
+
+            raise CheckpointError(f"{where} holds no valid data spec (kind, shape, ...): the run's files are damaged")
+        return spec
+
+def _is_number(v: object) -> bool:
+    return type(v) in (int, float) and v == v and abs(v) != float("inf")

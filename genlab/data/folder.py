@@ -18,6 +18,7 @@ from PIL import Image, ImageOps
 
 from genlab.data.locate import cache_root
 from genlab.errors import DataError
+from genlab.limits import ensure_fits
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 _CACHE_VERSION = "1"  # bump when decoding changes, to invalidate old caches
@@ -39,6 +40,9 @@ def load_folder(root: Path, image_size: int, channels: int) -> np.ndarray:
     files = list_images(root)
     if not files:
         raise DataError(f"no images ({', '.join(EXTENSIONS)}) found under {root}: point at a folder of images")
+    # uint8 images plus the float32 copy the data set becomes
+    ensure_fits(len(files) * channels * image_size**2 * 5, f"{len(files)} images at {image_size} x {image_size}",
+                hint="choose a smaller --image-size")
     cache = _cache_path(root, files, image_size, channels)
     images = _read_cache(cache, len(files), image_size, channels)
     if images is None:

@@ -76,13 +76,21 @@ def read_point_file(path: Path) -> np.ndarray:
         raise DataError(f"{path} has {len(points)} points: a point file needs at least 2 rows")
     if not np.all(np.isfinite(points)):
         raise DataError(f"{path} contains NaN or infinite values: remove those rows")
-    return np.ascontiguousarray(points, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        single = np.ascontiguousarray(points, dtype=np.float32)
+    if not np.all(np.isfinite(single)):
+        raise DataError(f"{path} has values beyond float32's range (about 3.4e38): rescale the points")
+    return single
 
 
 def _read_npy(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
+        if np.iscomplexobj(arr):
+            raise DataError(f"{path} holds complex numbers: a point file holds real x, y pairs")
         return np.asarray(arr, dtype=np.float64)
+    except DataError:
+        raise
     except Exception as exc:
         raise DataError(f"cannot read {path} as a numeric .npy array ({exc}): save it with numpy.save") from exc
 

@@ -14,6 +14,7 @@ from genlab.data.dataset import Dataset
 from genlab.data.locate import locate
 from genlab.data import transforms as T
 from genlab.errors import DataError
+from genlab.limits import ensure_fits
 
 IMAGE_SETS = ("digits", "mnist", "fashion-mnist", "cifar10")
 POINT_SETS = ("ring8", "grid25", "spiral")
@@ -114,6 +115,9 @@ def _points(ds: Dataset, binarize: bool, image_size: int | None, channels: int |
 def _finish_images(ds: Dataset, image_size: int | None, channels: int | None, binarize: bool) -> Dataset:
     """Apply the requested size, channels and test-set binarisation."""
     train, test = ds.train, ds.test
+    c, s = channels or train.shape[1], image_size or train.shape[-1]
+    ensure_fits((len(train) + len(test)) * c * s * s * 4 * 2, f"{ds.name} at {s} x {s} pixels, {c} channel(s)",
+                hint="choose a smaller --image-size")
     if channels is not None:
         train, test = T.convert_channels(train, channels), T.convert_channels(test, channels)
     if image_size is not None:

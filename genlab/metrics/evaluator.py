@@ -19,8 +19,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.errors import GenlabError
+from genlab.files import atomic_write, atomic_write_text
 
 FORMAT_VERSION = 1
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -304,22 +303,8 @@ def save_evaluator(model: FeatureNet, path: str | Path, meta: dict[str, Any]) ->
 
     path = Path(path)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic(path, lambda tmp: save_file(state, tmp, metadata={"data": str(meta.get("data"))}))
-    _atomic(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2) + "\n"))
-
-
-def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata={"data": str(meta.get("data"))}))
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
 
 
 def find_evaluator(name: str) -> Path | None:

@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from genlab.errors import ConfigError
+
 
 def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, act: type[nn.Module] = nn.ReLU) -> nn.Sequential:
     """Linear -> act -> ... -> Linear."""
@@ -26,6 +28,9 @@ def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, act: type[nn.Module]
 
 def conv_sizes(size: int, min_size: int = 7) -> list[int]:
     """Spatial sizes along the encoder, e.g. 28 -> [28, 14, 7], 32 -> [32, 16, 8, 4], 8 -> [8, 4]."""
+    if size <= min_size:
+        raise ConfigError(f"the convolutional networks need images of at least {min_size + 1} x {min_size + 1} "
+                          f"pixels, got {size} x {size}; choose a larger --image-size")
     sizes = [size]
     while sizes[-1] > min_size:
         sizes.append(math.floor((sizes[-1] + 2 - 4) / 2) + 1)

@@ -8,11 +8,13 @@ import random
 import numpy as np
 import torch
 
+from genlab.config import check_device
 from genlab.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:
     """auto -> cuda if available, else mps, else cpu; an explicit device must exist."""
+    check_device(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

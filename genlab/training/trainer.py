@@ -61,6 +61,10 @@ class Trainer:
         self.stream = BatchStream(data.train, data.train_labels, cfg.batch_size, seed=cfg.seed,
                                   device=device, binarize=data.binarize, rank=rank, world_size=world,
                                   memory_format=self.memory_format)
+        if self.stream.batch_size < cfg.batch_size and is_main_process():
+            print(f"genlab: note: batch_size {cfg.batch_size:,} is more than the {data.train.shape[0]:,} training "
+                  f"examples{' per process' if world > 1 else ''}; every batch is {self.stream.batch_size:,} examples",
+                  file=sys.stderr)
         self.step = 0
         # the open logging window: sums of the named losses over the n steps since the last line
         self.window: dict[str, Any] = {"sums": {}, "n": 0}

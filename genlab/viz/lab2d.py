@@ -13,12 +13,11 @@ One frame (:func:`draw_field`) shows, over the plane around the real data,
 - the real points and the generated points in two colours.
 
 :func:`make_gif` strings frames into an animation of a training run. Files are written atomically
-(temporary file, then ``os.replace``), with matplotlib's Agg backend; figures are always closed.
+(genlab.files.atomic_write), with matplotlib's Agg backend; figures are always closed.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -44,17 +43,16 @@ def pyplot():
 
 
 def save_figure(fig, path: str | Path, **savefig) -> Path:
-    """Save a matplotlib figure atomically (temp file + os.replace) and close it."""
+    """Save a matplotlib figure atomically and close it."""
+    from genlab.files import atomic_write
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    fmt = savefig.pop("format", path.suffix.lstrip(".") or "png")
     try:
-        fig.savefig(tmp, **savefig)
-        os.replace(tmp, path)
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig))
     finally:
         pyplot().close(fig)
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 # -- the field ------------------------------------------------------------------------------------
@@ -216,14 +214,10 @@ def make_gif(frames: list[Path], out: str | Path, duration_ms: int = 200, max_fr
             if images and im.size != images[0].size:
                 im = im.resize(images[0].size, Image.BILINEAR)
             images.append(im.quantize(colors=255, method=Image.Quantize.MEDIANCUT))
+    from genlab.files import atomic_write
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     durations = [duration_ms] * (len(images) - 1) + [duration_ms * 5]
-    try:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations,
-                       loop=0, disposal=1, optimize=False)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return atomic_write(out, lambda tmp: images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                                                        duration=durations, loop=0, disposal=1, optimize=False))
