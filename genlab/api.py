@@ -335,13 +335,20 @@ def load(run_dir: str | Path, device: str = "cpu") -> GenerativeModel:
     """
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
-    checkpoint = ckpt.find_checkpoint(run_dir)
+    for attempt in range(ckpt.READS):  # a run in training may prune the checkpoint being read: take the next
+        checkpoint = ckpt.find_checkpoint(run_dir)
+        try:
+            weights = ckpt.load_weights(checkpoint)
+            break
+        except CheckpointError:
+            if checkpoint.path.exists() or attempt == ckpt.READS - 1:
+                raise
     if checkpoint.meta.get("model") != cfg.model:
         raise CheckpointError(f"checkpoint in {run_dir} is of model {checkpoint.meta.get('model')!r}, "
                               f"but its config says {cfg.model!r}")
     spec = DataSpec.from_dict(checkpoint.meta["data_spec"], where=checkpoint.path / "meta.json")
     net = _build(cfg, spec, training=False)
-    load_state_dict_strict(net, ckpt.load_weights(checkpoint), checkpoint.path)
+    load_state_dict_strict(net, weights, checkpoint.path)
     net.to(resolve_device(device)).eval()
     net.run_dir = run_dir
     net.run_config = cfg

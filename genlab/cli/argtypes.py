@@ -10,6 +10,15 @@ from genlab.errors import ConfigError
 from genlab.limits import MAX_SEED, MAX_STEPS
 
 
+def example(parser: argparse.ArgumentParser, *lines: str) -> argparse.ArgumentParser:
+    """Working commands of this sub-command (RUN: a trained run, OUT: a new path), shown in its
+    --help; the fuzz test (tests/cli/test_fuzz.py) breaks one argument of them at a time."""
+    parser.epilog = "\n".join(f"example: genlab {line}" for line in lines)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.set_defaults(examples=lines)
+    return parser
+
+
 @dataclass(frozen=True)
 class Int:
     lo: int

@@ -10,7 +10,7 @@ import argparse
 import shlex
 import sys
 
-from genlab.cli.argtypes import epochs_float, seed_int
+from genlab.cli.argtypes import epochs_float, example, seed_int
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     e = subparsers.add_parser("evaluator", help="feature networks for FID/KID/precision/recall of images")
     esub = e.add_subparsers(dest="evaluator_command", metavar="{train}", required=True, parser_class=type(e))
     t = esub.add_parser("train", help="train the feature classifier of a labelled image data set")
+    example(t, "evaluator train --data digits --quick --out OUT.safetensors")
     t.add_argument("--data", required=True, help="digits, mnist, fashion-mnist or cifar10")
     t.add_argument("--data-dir", help="where the data set's files are")
     t.add_argument("--epochs", type=epochs_float, help="passes over the training set (default per data set)")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.cli.argtypes import seed_int
+from genlab.cli.argtypes import example, seed_int
 from genlab.errors import GenlabError
 
 # the course's 1-D picture: a bimodal p_r and a unimodal p_g that overlaps it (means, stds, weights)
@@ -30,6 +30,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     f = subparsers.add_parser("figures", help="draw the course's GAN theory (D*, JS vs W1, gradients) as PNGs",
                               description="Compute and draw the theory of GANs: the optimal discriminator, "
                                           "JS vs Wasserstein on the parallel lines, generator gradients.")
+    example(f, "figures --out OUT --quick")
     f.add_argument("--out", required=True, help="directory for the PNGs (created if missing)")
     f.add_argument("--quick", action="store_true", help="fewer samples and training steps (seconds)")
     f.add_argument("--seed", type=seed_int, default=0)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from genlab.cli import evaluator as evaluator_cli
-from genlab.cli.argtypes import (epochs_float, grid_int, importance_int, positive_int, samples_int, seed_int,
+from genlab.cli.argtypes import (epochs_float, example, grid_int, importance_int, positive_int, samples_int, seed_int,
                                  steps_int, threads_int)
 from genlab.cli import figures
 from genlab.errors import GenlabError, Stopped
@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="genlab", description="Train, sample, evaluate and understand deep generative models.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a model (or --resume a run)")
+    t = example(sub.add_parser("train", help="train a model (or --resume a run)"),
+                "train vae --data digits --steps 2 --out OUT hidden=16 latent_dim=2 --no-progress",
+                "train --resume RUN --steps 6 --no-progress")
     t.add_argument("model", nargs="?", help=f"one of: {', '.join(sorted(MODELS))}")
     t.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config overrides, e.g. latent_dim=20 or train.log_every=50; any config key "
@@ -62,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dynamic binarisation of the training images; fixed binarised test set")
     t.add_argument("--no-progress", dest="progress", action="store_false", default=None)
 
-    s = sub.add_parser("sample", help="draw samples from a trained run")
+    s = example(sub.add_parser("sample", help="draw samples from a trained run"), "sample RUN --n 4 --out OUT.png")
     s.add_argument("run_dir")
     s.add_argument("--n", type=samples_int, default=64)
     s.add_argument("--out", required=True, help="PNG grid (or .pt / .npy for the raw tensor)")
@@ -70,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
-    i = sub.add_parser("interpolate", help="decode paths between latent codes")
+    i = example(sub.add_parser("interpolate", help="decode paths between latent codes"),
+                "interpolate RUN --pairs 2 --steps 3 --out OUT.png")
     i.add_argument("run_dir")
     i.add_argument("--out", required=True, help="PNG grid, one path per row")
     i.add_argument("--pairs", type=grid_int, default=8)
@@ -81,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--device", default="cpu")
     i.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
-    e = sub.add_parser("eval", help="test-set metrics of a trained run")
+    e = example(sub.add_parser("eval", help="test-set metrics of a trained run"),
+                "eval RUN --k 2 --max-examples 8 --json")
     e.add_argument("run_dir")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     e.add_argument("--k", type=importance_int, default=1000, help="VAE: importance samples for the NLL")

@@ -27,11 +27,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from genlab.data.dataset import DataSpec
 from genlab.errors import CheckpointError
 from genlab.files import DiskFull, atomic_write_text, fsync_file, is_disk_full
 
 FORMAT_VERSION = 1
 _PREFIX = "step-"
+READS = 10  # attempts of a reader racing a writer's pruning
 _NAME = re.compile(r"step-\d{8,}")
 
 
@@ -92,13 +94,20 @@ def find_checkpoint(run_dir: str | Path) -> Checkpoint:
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist")
     root = checkpoint_dir(run_dir)
-    done = sorted((p for p in root.glob(f"{_PREFIX}*") if _complete(p)), reverse=True) if root.is_dir() else []
-    named = _read_latest(root)
-    if named is not None and named not in done and done:
-        print(f"genlab: warning: {root / 'latest'} names no complete checkpoint; using the newest one, "
-              f"{done[0].name}", file=sys.stderr)
-    for path in ([named] if named in done else []) + done:
-        return Checkpoint(path, *_read_meta(path))
+    for attempt in range(READS):  # a run in training may prune the one found: look again
+        done = sorted((p for p in root.glob(f"{_PREFIX}*") if _complete(p)), reverse=True) if root.is_dir() else []
+        named = _read_latest(root)
+        if not done:
+            break
+        if named is not None and named not in done and attempt == 0:
+            print(f"genlab: warning: {root / 'latest'} names no complete checkpoint; using the newest one, "
+                  f"{done[0].name}", file=sys.stderr)
+        path = named if named in done else done[0]
+        try:
+            return Checkpoint(path, *_read_meta(path))
+        except CheckpointError:
+            if path.exists():
+                raise
     raise CheckpointError(f"no checkpoint found in {run_dir} (is it a genlab run directory?)")
 
 
@@ -142,6 +151,7 @@ def _read_meta(path: Path) -> tuple[int, dict]:
             raise CheckpointError(f"checkpoint {path} is corrupt ({where.name} has no valid {key!r})")
     if not isinstance(meta.get("data_spec"), dict):
         raise CheckpointError(f"checkpoint {path} is corrupt ({where.name} has no valid 'data_spec')")
+    DataSpec.from_dict(meta["data_spec"], where=where)
     return step, meta
 
 

@@ -76,6 +76,20 @@ BAD = [
     (["sample", "/no/such/run", "--out", "x.png"], "does not exist"),
     (["sample", "/no/such/run", "--out", "x.png", "--loss", "ns"], "unrecognized arguments: --loss ns"),
     (["eval", "/no/such/run"], "does not exist"),
+    # numbers past their type, YAML that is not, memory beyond the machine, shapes, devices (issue 11)
+    (["train", "vae", "--data", "digits", "--epochs", "inf"], "--epochs: must be a finite number"),
+    (["train", "vae", "--data", "digits", "--epochs", "1e308"], "<= 1_000_000"),
+    (["train", "vae", "--data", "digits", "--seed", "18446744073709551616"], "from 0 to 4_294_967_295"),
+    (["train", "vae", "--data", "digits", "latent_dim=99999999999999999999"], "fits in 64 bits"),
+    (["train", "vae", "--data", "digits", "latent_dim=1000000000000"], "of memory"),
+    (["train", "vae", "--data", "digits", "lr=[1"], "not valid YAML"),
+    (["train", "vae", "--data", "digits", "lr=*x"], "not valid YAML"),
+    (["train", "vae", "--data", "digits", "--image-size", "100000"], "of memory"),
+    (["train", "dcgan", "--data", "digits", "--image-size", "3"], "at least 8 x 8 pixels"),
+    (["train", "vae", "--data", "digits", "--device", "cuda:abc"], "unknown device 'cuda:abc'"),
+    (["train", "vae", "--data", "digits", "train.batch_size=1e30"], "batch_size must be a whole number"),
+    (["sample", "/no/such/run", "--n", "100000000", "--out", "x.npy"], "--n: must be a whole number from 1 to"),
+    (["eval", "/no/such/run", "--k", "100000000"], "--k: must be a whole number from 1 to 1_000_000"),
 ]
 
 
@@ -90,6 +104,25 @@ def test_bad_input_is_one_error_line(capsys, tmp_path, argv, message):
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert message in lines[0]
     assert not out_dir.exists(), "a failed run must leave no directory behind"
+
+
+def test_outputs_are_checked_before_any_work(capsys, vae_run, tmp_path):
+    (tmp_path / "x.txt.tmp").write_text("a user's file")
+    for out, message in ((tmp_path / "x.txt", "must end in .png or .pt or .npy"),
+                         (tmp_path / "missing" / "x.png", "does not exist"),
+                         (tmp_path, "must end in")):
+        code, _, err = run(capsys, "sample", vae_run, "--out", out)
+        assert code == 2 and message in err, err
+    code, _, err = run(capsys, "sample", vae_run, "--n", 10001, "--out", tmp_path / "big.png")
+    assert code == 2 and "at most 10,000" in err
+    code, _, err = run(capsys, "interpolate", vae_run, "--out", tmp_path / "i.npy")
+    assert code == 2 and "must end in .png" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt.tmp"]
+    code, _, _ = run(capsys, "sample", vae_run, "--n", 5000, "--out", tmp_path / "s.npy")  # drawn in chunks
+    import numpy as np
+
+    assert code == 0 and np.load(tmp_path / "s.npy").shape == (5000, 1, 8, 8)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.npy", "x.txt.tmp"]
 
 
 def test_config_keys_work_as_flags():

@@ -83,6 +83,18 @@ def test_bad_npy_and_missing_file(tmp_path):
         load_dataset(str(tmp_path / "nope.csv"))
 
 
+def test_values_past_float32_and_complex_values_are_refused(tmp_path):
+    np.save(tmp_path / "huge.npy", np.array([[1.0, 2.0], [1e300, 3.0]]))  # finite in float64 only
+    with pytest.raises(DataError, match="beyond float32"):
+        load_dataset(str(tmp_path / "huge.npy"))
+    (tmp_path / "huge.csv").write_text("1,2\n3.5e38,4\n")
+    with pytest.raises(DataError, match="beyond float32"):
+        load_dataset(str(tmp_path / "huge.csv"))
+    np.save(tmp_path / "complex.npy", np.array([[1 + 2j, 3], [4, 5j]]))
+    with pytest.raises(DataError, match="complex"):
+        load_dataset(str(tmp_path / "complex.npy"))
+
+
 def test_points_reject_image_options():
     with pytest.raises(DataError, match="binarize"):
         load_dataset("ring8", binarize=True)

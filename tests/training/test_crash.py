@@ -262,3 +262,23 @@ def test_a_stop_between_log_lines_does_not_shift_the_logging_windows(tmp_path):
     resume(tmp_path / "b", 40)
     b = [r for r in losses(tmp_path / "b") if r["step"] != 23]
     assert b == losses(tmp_path / "a")
+
+
+def test_readers_keep_working_while_a_run_trains_and_prunes(tmp_path):
+    """sample/eval read the newest complete checkpoint while training writes and prunes them."""
+    import time
+
+    out = tmp_path / "busy"
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", "vae", "--data", "digits", "--steps",
+                             "1000000", "--out", str(out), "--no-progress", "train.checkpoint_every=20",
+                             "train.keep_checkpoints=1", "train.log_every=20", "train.tensorboard=false",
+                             "train.sample_every=0", "hidden=16", "latent_dim=2"])
+    try:
+        deadline = time.time() + 60
+        while not ckpt.has_checkpoint(out) and time.time() < deadline:
+            time.sleep(0.05)
+        steps = [genlab.load(out).step for _ in range(30)]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert steps == sorted(steps) and steps[-1] > steps[0]  # it kept training while read, every read whole
