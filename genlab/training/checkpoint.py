@@ -99,7 +99,7 @@ def find_checkpoint(run_dir: str | Path) -> Checkpoint:
         named = _read_latest(root)
         if not done:
             break
-        if named is not None and named not in done and attempt == 0:
+        if (root / "latest").exists() and named not in done and attempt == 0:
             print(f"genlab: warning: {root / 'latest'} names no complete checkpoint; using the newest one, "
                   f"{done[0].name}", file=sys.stderr)
         path = named if named in done else done[0]

@@ -282,3 +282,10 @@ def test_readers_keep_working_while_a_run_trains_and_prunes(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     assert steps == sorted(steps) and steps[-1] > steps[0]  # it kept training while read, every read whole
+
+
+def test_a_damaged_latest_falls_back_to_the_newest_complete_checkpoint(tmp_path, capfd):
+    train(tmp_path / "r", 10, checkpoint_every=5, keep_checkpoints=3)
+    (tmp_path / "r" / "checkpoints" / "latest").write_bytes(b"\x00\xff\xfe binary")
+    assert genlab.load(tmp_path / "r").step == 10
+    assert "names no complete checkpoint" in capfd.readouterr().err
