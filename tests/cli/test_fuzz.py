@@ -116,30 +116,16 @@ def bad_files(ws: Path) -> dict[str, Path]:
     """Data and config files no command can use."""
     import numpy as np
 
-    files = {}
-    (ws / "text.npy").write_text("not numpy")
-    files["text.npy"] = ws / "text.npy"
+    texts = {"text.npy": "not numpy", "inf.csv": "x,y\n1,2\ninf,3\n4,5\n", "one-point.csv": "1,2\n",
+             "bad.yaml": "train: [unclosed\n", "list.yaml": "- 1\n", "other.yaml": "model: gan\n",
+             "unknown.yaml": "train: {no_such_key: 1}\n", "a-file": "x"}
+    for name, text in texts.items():
+        (ws / name).write_text(text)
     np.save(ws / "complex.npy", np.ones((10, 2), dtype=np.complex64) * 1j)
-    files["complex.npy"] = ws / "complex.npy"
-    np.save(ws / "huge.npy", np.full((10, 2), 1e300))
-    files["huge.npy"] = ws / "huge.npy"
-    (ws / "inf.csv").write_text("x,y\n1,2\ninf,3\n4,5\n")
-    files["inf.csv"] = ws / "inf.csv"
-    (ws / "one-point.csv").write_text("1,2\n")
-    files["one-point.csv"] = ws / "one-point.csv"
-    (ws / "bad.yaml").write_text("train: [unclosed\n")
-    files["bad.yaml"] = ws / "bad.yaml"
-    (ws / "list.yaml").write_text("- 1\n")
-    files["list.yaml"] = ws / "list.yaml"
-    (ws / "other.yaml").write_text("model: gan\n")
-    files["other.yaml"] = ws / "other.yaml"
-    (ws / "unknown.yaml").write_text("train: {no_such_key: 1}\n")
-    files["unknown.yaml"] = ws / "unknown.yaml"
+    np.save(ws / "huge.npy", np.full((10, 2), 1e300))  # finite in float64, not in float32
     (ws / "images").mkdir()
     (ws / "images" / "broken.png").write_bytes(b"\x89PNG broken")
-    files["images"] = ws / "images"
-    (ws / "a-file").write_text("x")
-    files["a-file"] = ws / "a-file"
+    files = {name: ws / name for name in [*texts, "complex.npy", "huge.npy", "images"]}
     return files
 
 
