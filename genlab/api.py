@@ -50,7 +50,7 @@ def build_config(model: str, *, config: str | Path | None = None, overrides: Seq
         "train": {**dataclass_defaults(TrainConfig), **cls.train_defaults, **_section(file, "train", config)},
     }
     data_keys = {"data": "name", "data_dir": "data_dir", "image_size": "image_size",
-                 "channels": "channels", "binarize": "binarize"}
+                 "channels": "channels", "binarize": "binarize", "labels_from": "labels_from"}
     for key, value in flags.items():
         if value is None:
             continue
@@ -102,15 +102,15 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
 
 def load_data(cfg: DataConfig) -> Dataset:
     return load_dataset(cfg.name, data_dir=cfg.data_dir, image_size=cfg.image_size,
-                        channels=cfg.channels, binarize=cfg.binarize)
+                        channels=cfg.channels, binarize=cfg.binarize, labels_from=cfg.labels_from)
 
 
 def train(model: str | None = None, data: str | None = None, *, steps: int | None = None,
           epochs: float | None = None, batch_size: int | None = None, seed: int | None = None,
           device: str | None = None, out: str | Path | None = None, config: str | Path | None = None,
           resume: str | Path | None = None, data_dir: str | None = None, image_size: int | None = None,
-          channels: int | None = None, binarize: bool | None = None, progress: bool | None = None,
-          threads: int | None = None, overrides: Sequence[str] = (), **more: Any) -> GenerativeModel:
+          channels: int | None = None, binarize: bool | None = None, labels_from: str | None = None,
+          progress: bool | None = None, threads: int | None = None, overrides: Sequence[str] = (), **more: Any) -> GenerativeModel:
     """Train ``model`` on ``data`` (or continue the run ``resume`` to ``steps``) and return it.
 
     Keyword arguments beyond the named ones are TrainConfig fields (``log_every=...``,
@@ -126,7 +126,8 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
             raise ConfigError("name a model to train")
         cfg = build_config(model, config=config, overrides=overrides, data=data, steps=steps, epochs=epochs,
                            batch_size=batch_size, seed=seed, device=device, data_dir=data_dir,
-                           image_size=image_size, channels=channels, binarize=binarize, progress=progress,
+                           image_size=image_size, channels=channels, binarize=binarize, labels_from=labels_from,
+                           progress=progress,
                            threads=threads, **more)
         return _train_new(cfg, out)
     finally:

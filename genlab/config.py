@@ -84,8 +84,11 @@ class DataConfig:
     image_size: int | None = None
     channels: int | None = None
     binarize: bool = False
+    labels_from: str | None = None  # folders: an image folder's class is the sub-folder of each image
 
     def validate(self) -> None:
+        if self.labels_from not in (None, "folders"):
+            raise ConfigError(f"labels_from must be folders (or none), got {self.labels_from!r}")
         if self.image_size is not None:
             whole(self.image_size, "image_size", 1, 2**31 - 1)
         if self.channels is not None and self.channels not in (1, 3):

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--channels", type=positive_int, choices=(1, 3))
     t.add_argument("--binarize", action="store_true", default=None,
                    help="dynamic binarisation of the training images; fixed binarised test set")
+    t.add_argument("--labels-from", choices=("folders",),
+                   help="label an image folder's images by the sub-folder each sits in (one per class)")
     t.add_argument("--no-progress", dest="progress", action="store_false", default=None)
 
     s = example(sub.add_parser("sample", help="draw samples from a trained run"), "sample RUN --n 4 --out OUT.png")
@@ -172,7 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.model = None
     if args.resume is not None:
         given = [k for k in ("data", "data_dir", "batch_size", "seed", "config", "out", "image_size",
-                             "channels", "binarize", "precision") if getattr(args, k) is not None]
+                             "channels", "binarize", "precision", "labels_from") if getattr(args, k) is not None]
         if given or args.overrides:
             raise GenlabError("--resume continues a run with its saved config; only --steps, --epochs, "
                               f"--device, --threads may change (got {', '.join(given + args.overrides)})")
@@ -180,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.model, args.data, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
         seed=args.seed, device=args.device, out=args.out, config=args.config, resume=args.resume,
         data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
-        binarize=args.binarize, progress=args.progress, threads=args.threads,
+        binarize=args.binarize, labels_from=args.labels_from, progress=args.progress, threads=args.threads,
         overrides=args.overrides + ([f"train.precision={args.precision}"] if args.precision else []))
     run_dir = Path(model.run_dir)
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 reports for all

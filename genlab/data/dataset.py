@@ -27,6 +27,7 @@ class Dataset:
     train_labels: torch.Tensor | None = None  # int64 (N,)
     test_labels: torch.Tensor | None = None
     num_classes: int | None = None
+    class_names: tuple[str, ...] | None = None  # one per class, in label order
     binarize: bool = False
     modes: torch.Tensor | None = None  # (M, D) known mixture centres of a 2-D set, else None
     mode_std: float | None = None  # std of each mixture component, when known
@@ -50,7 +51,7 @@ class Dataset:
             center = tuple(float(v) for v in self.train.mean(0))
             scale = float((self.train - self.train.mean(0)).pow(2).sum(1).mean().sqrt().clamp_min(1e-12))
         return DataSpec(kind=self.kind, shape=self.shape, num_classes=self.num_classes,
-                        binarize=self.binarize, center=center, scale=scale)
+                        binarize=self.binarize, center=center, scale=scale, class_names=self.class_names)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class DataSpec:
     binarize: bool = False
     center: tuple[float, ...] | None = None  # points: training mean, per dimension
     scale: float | None = None  # points: RMS distance of training points from the mean
+    class_names: tuple[str, ...] | None = None  # labelled data: one name per class, in label order
 
     @property
     def dim(self) -> int:
@@ -74,23 +76,25 @@ class DataSpec:
     def to_dict(self) -> dict:
         return {"kind": self.kind, "shape": list(self.shape), "num_classes": self.num_classes,
                 "binarize": self.binarize, "center": None if self.center is None else list(self.center),
-                "scale": self.scale}
+                "scale": self.scale, "class_names": None if self.class_names is None else list(self.class_names)}
 
     @classmethod
     def from_dict(cls, d: dict, where: object = "data spec") -> "DataSpec":
         """The spec saved in a checkpoint, validated as a whole (CheckpointError names ``where``)."""
         try:
             shape = tuple(d["shape"])
-            center = d.get("center")
+            center, names = d.get("center"), d.get("class_names")
             spec = cls(kind=d["kind"], shape=shape, num_classes=d.get("num_classes"),
                        binarize=d.get("binarize", False), center=None if center is None else tuple(center),
-                       scale=d.get("scale"))
+                       scale=d.get("scale"), class_names=None if names is None else tuple(names))
             ok = (spec.kind in ("image", "points") and len(shape) in (1, 3)
                   and all(type(n) is int and 0 < n <= 2**20 for n in shape)
                   and (spec.num_classes is None or (type(spec.num_classes) is int and spec.num_classes > 0))
                   and type(spec.binarize) is bool
                   and (spec.center is None or all(_is_number(v) for v in spec.center))
-                  and (spec.scale is None or _is_number(spec.scale)))
+                  and (spec.scale is None or _is_number(spec.scale))
+                  and (spec.class_names is None or (all(isinstance(n, str) for n in spec.class_names)
+                                                    and len(spec.class_names) == spec.num_classes)))
         except (KeyError, TypeError, ValueError):
             ok = False
         if not ok:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,11 +16,12 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from genlab.data.locate import cache_root
-from genlab.errors import DataError
+from genlab.errors import DataError, GenlabError
+from genlab.files import atomic_write
 from genlab.limits import ensure_fits
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
-_CACHE_VERSION = "1"  # bump when decoding changes, to invalidate old caches
+_CACHE_VERSION = "2"  # bump when decoding changes, to invalidate old caches
 
 
 def list_images(root: Path) -> list[Path]:
@@ -30,8 +30,9 @@ def list_images(root: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
-def load_folder(root: Path, image_size: int, channels: int) -> np.ndarray:
-    """Every readable image under ``root`` as uint8 (N, channels, image_size, image_size).
+def load_folder(root: Path, image_size: int, channels: int) -> tuple[np.ndarray, list[Path]]:
+    """Every readable image under ``root`` as uint8 (N, channels, image_size, image_size), and
+    the N files they came from (so labels can follow the images that were kept).
 
     Unreadable files are skipped with one warning line on stderr; none readable raises DataError.
     """
@@ -44,28 +45,31 @@ def load_folder(root: Path, image_size: int, channels: int) -> np.ndarray:
     ensure_fits(len(files) * channels * image_size**2 * 5, f"{len(files)} images at {image_size} x {image_size}",
                 hint="choose a smaller --image-size")
     cache = _cache_path(root, files, image_size, channels)
-    images = _read_cache(cache, len(files), image_size, channels)
-    if images is None:
-        images = _decode_all(files, image_size, channels)
+    cached = _read_cache(cache, len(files), image_size, channels)
+    if cached is None:
+        images, kept = _decode_all(files, image_size, channels)
         if len(images) == 0:
             raise DataError(f"none of the {len(files)} image files under {root} could be read: they are corrupt or not images")
-        _write_cache(cache, images)
+        _write_cache(cache, images, kept)
+    else:
+        images, kept = cached
     skipped = len(files) - len(images)
     if skipped:
         print(f"warning: skipped {skipped} unreadable images of {len(files)} in {root}", file=sys.stderr)
-    return images
+    return images, [files[i] for i in kept]
 
 
-def _decode_all(files: list[Path], image_size: int, channels: int) -> np.ndarray:
-    """Decode in threads (Pillow releases the GIL); keep file order, drop failures."""
+def _decode_all(files: list[Path], image_size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decode in threads (Pillow releases the GIL); keep file order, drop failures. Returns the
+    images and the indices of the files they came from."""
     if len(files) > 2000:
         print(f"decoding {len(files)} images (cached for next time)", file=sys.stderr)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         results = list(pool.map(lambda p: _try_decode(p, image_size, channels), files))
-    kept = [r for r in results if r is not None]
-    if not kept:
-        return np.zeros((0, channels, image_size, image_size), dtype=np.uint8)
-    return np.stack(kept)
+    kept = np.array([i for i, r in enumerate(results) if r is not None], dtype=np.int64)
+    if not len(kept):
+        return np.zeros((0, channels, image_size, image_size), dtype=np.uint8), kept
+    return np.stack([results[i] for i in kept]), kept
 
 
 def _try_decode(path: Path, image_size: int, channels: int) -> np.ndarray | None:
@@ -125,31 +129,30 @@ def _cache_path(root: Path, files: list[Path], image_size: int, channels: int) -
     for path in files:
         st = path.stat()
         digest.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-    return cache_root() / "folders" / f"{digest.hexdigest()[:32]}.npy"
+    return cache_root() / "folders" / f"{digest.hexdigest()[:32]}.npz"
 
 
-def _read_cache(path: Path, max_n: int, image_size: int, channels: int) -> np.ndarray | None:
-    """The cached array if present and plausible, else None."""
+def _read_cache(path: Path, max_n: int, image_size: int, channels: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached images and kept-file indices if present and plausible, else None."""
     try:
-        arr = np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as cache:
+            images, kept = cache["images"], cache["kept"]
     except Exception:
         return None
-    ok = arr.dtype == np.uint8 and arr.ndim == 4 and arr.shape[1:] == (channels, image_size, image_size)
-    return arr if ok and 0 < len(arr) <= max_n else None
+    ok = (images.dtype == np.uint8 and images.ndim == 4 and images.shape[1:] == (channels, image_size, image_size)
+          and kept.shape == (len(images),) and 0 < len(images) <= max_n
+          and bool(np.all((kept >= 0) & (kept < max_n))) and bool(np.all(np.diff(kept) > 0)))
+    return (images, kept) if ok else None
 
 
-def _write_cache(path: Path, images: np.ndarray) -> None:
-    """Write the cache atomically (temp file + os.replace); an unwritable cache is not an error."""
-    tmp: str | None = None
+def _write_cache(path: Path, images: np.ndarray, kept: np.ndarray) -> None:
+    """Write the cache atomically; an unwritable cache is not an error."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: numpy would add ".npz" to a path
+            np.savez(f, images=images, kept=kept)
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, images, allow_pickle=False)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
+        atomic_write(path, write)
+    except (OSError, GenlabError) as exc:
         print(f"warning: cannot cache decoded images in {path.parent} ({exc})", file=sys.stderr)
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)

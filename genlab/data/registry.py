@@ -11,6 +11,7 @@ import torch
 
 from genlab.data import cifar, digits, download as dl, folder, idx, points
 from genlab.data.dataset import Dataset
+from genlab.data.labels import CLASS_NAMES, LABEL_SOURCES, folder_labels
 from genlab.data.locate import locate
 from genlab.data import transforms as T
 from genlab.errors import DataError
@@ -32,17 +33,25 @@ def load_dataset(
     binarize: bool = False,
     download: bool = True,
     modes: int | None = None,
+    labels_from: str | None = None,
 ) -> Dataset:
     """Load a data set into memory.
 
     ``name`` is one of :data:`DATASETS`, a directory of images, or a ``.npy``/``.csv`` file of
     N x 2 points. Images come back as float32 (N, C, H, W) in [0, 1], points as float32 (N, 2).
     ``image_size``/``channels`` resize/convert images; ``binarize`` replaces the image test set by
-    one fixed Bernoulli draw; ``modes`` sets the number of centres of ring8/grid25.
+    one fixed Bernoulli draw; ``modes`` sets the number of centres of ring8/grid25;
+    ``labels_from="folders"`` labels an image folder by the sub-folder each image sits in.
+    Labelled sets carry their class names.
     Every user-fixable problem raises :class:`~genlab.errors.DataError`.
     """
     _check_image_args(image_size, channels)
     key = name.strip().lower().replace("_", "-")
+    if labels_from is not None and labels_from not in LABEL_SOURCES:
+        raise DataError(f"labels can come from: {', '.join(LABEL_SOURCES)}; got {labels_from!r}")
+    if labels_from is not None and (key in DATASETS or Path(name).suffix.lower() in POINT_SUFFIXES):
+        raise DataError(f"--labels-from applies to a folder of images, not to {name!r}"
+                        + (" (its labels are built in)" if key in IMAGE_SETS else ""))
     if key in POINT_SETS:
         return _points(_toy(key, modes), binarize, image_size, channels)
     if key in IMAGE_SETS:
@@ -50,7 +59,7 @@ def load_dataset(
             raise DataError(f"--modes applies to the 2-D sets ring8 and grid25, not to {key}")
         ds = _NAMED_IMAGES[key](data_dir=data_dir, download=download)
         return _finish_images(ds, image_size, channels, binarize)
-    return _from_path(name, image_size, channels, binarize, modes)
+    return _from_path(name, image_size, channels, binarize, modes, labels_from)
 
 
 def _check_image_args(image_size: int | None, channels: int | None) -> None:
@@ -60,16 +69,23 @@ def _check_image_args(image_size: int | None, channels: int | None) -> None:
         raise DataError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
 
 
-def _from_path(name: str, image_size: int | None, channels: int | None, binarize: bool, modes: int | None) -> Dataset:
+def _from_path(name: str, image_size: int | None, channels: int | None, binarize: bool, modes: int | None,
+               labels_from: str | None = None) -> Dataset:
     """A directory -> image folder; a .npy/.csv file -> points; anything else -> DataError."""
     path = Path(name).expanduser()
     if path.is_dir():
         if modes is not None:
             raise DataError("--modes applies to the 2-D sets ring8 and grid25, not to an image folder")
         size, chans = image_size or DEFAULT_IMAGE_SIZE, channels or DEFAULT_CHANNELS
-        images = folder.load_folder(path, size, chans)
+        images, files = folder.load_folder(path, size, chans)
         train, test = _split(len(images))
-        ds = Dataset(name=str(path), kind="image", train=T.to_float(images[train]), test=T.to_float(images[test]))
+        labels = names = None
+        if labels_from == "folders":  # aligned with the images that were kept
+            labels, names = folder_labels(path, files)
+        ds = Dataset(name=str(path), kind="image", train=T.to_float(images[train]), test=T.to_float(images[test]),
+                     train_labels=None if labels is None else T.to_labels(labels[train]),
+                     test_labels=None if labels is None else T.to_labels(labels[test]),
+                     num_classes=None if names is None else len(names), class_names=names)
         return _finish_images(ds, None, None, binarize)
     if path.suffix.lower() in POINT_SUFFIXES:
         # ``modes`` is not used here: mixture centres of a point file are fitted elsewhere.
@@ -133,6 +149,7 @@ def _labelled(name: str, arrays: tuple[np.ndarray, ...], scale: float) -> Datase
         name=name, kind="image",
         train=T.to_float(train_x, scale), test=T.to_float(test_x, scale),
         train_labels=T.to_labels(train_y), test_labels=T.to_labels(test_y), num_classes=10,
+        class_names=CLASS_NAMES[name],
     )
 
 

@@ -64,7 +64,7 @@ def test_centre_crop_keeps_middle(tmp_path):
 def test_folder_cache_is_reused(tmp_path, monkeypatch, capsys):
     _make_images(tmp_path / "imgs")
     first = load_dataset(str(tmp_path / "imgs"), image_size=8)
-    assert list((tmp_path / "cache" / "folders").glob("*.npy"))
+    assert list((tmp_path / "cache" / "folders").glob("*.npz"))
 
     def boom(*args):
         raise AssertionError("decoded again")
@@ -109,3 +109,48 @@ def test_empty_and_missing_dirs(tmp_path):
     (tmp_path / "bad" / "x.jpg").write_bytes(b"nope")
     with pytest.raises(DataError, match="could be read"):
         load_dataset(str(tmp_path / "bad"))
+
+
+def _class_folders(root, broken_in_the_middle=True):
+    """3 classes of solid-colour images (the class is readable from the pixels), with broken files
+    in the middle of a class; returns the colour of each class."""
+    colours = {"blue": (0, 0, 255), "green": (0, 255, 0), "red": (255, 0, 0)}
+    for name, rgb in colours.items():
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            if broken_in_the_middle and i == 3:
+                (root / name / f"{i:02d}.png").write_bytes(b"\x89PNG broken")
+            else:
+                Image.new("RGB", (12, 12), rgb).save(root / name / f"{i:02d}.png")
+    return colours
+
+
+def test_labels_from_folders_stay_aligned_with_the_kept_images(tmp_path, capsys):
+    colours = _class_folders(tmp_path / "imgs")
+    for _ in range(2):  # decoded, then from the cache
+        ds = load_dataset(str(tmp_path / "imgs"), image_size=8, labels_from="folders")
+        assert ds.class_names == ("blue", "green", "red") and ds.num_classes == 3
+        x = torch.cat([ds.train, ds.test])
+        y = torch.cat([ds.train_labels, ds.test_labels])
+        assert len(x) == 15  # 3 x 6 files, 3 broken
+        for label, name in enumerate(ds.class_names):
+            mean_rgb = x[y == label].mean((0, 2, 3)) * 255
+            assert torch.allclose(mean_rgb, torch.tensor(colours[name], dtype=torch.float32), atol=1)
+    assert "skipped 3 unreadable images" in capsys.readouterr().err
+    assert load_dataset(str(tmp_path / "imgs"), image_size=8).train_labels is None  # not asked: unlabelled
+
+
+def test_labels_from_folders_needs_class_folders(tmp_path):
+    _make_images(tmp_path / "flat")
+    with pytest.raises(DataError, match="sit directly in it"):
+        load_dataset(str(tmp_path / "flat"), image_size=8, labels_from="folders")
+    with pytest.raises(DataError, match="built in"):
+        load_dataset("digits", labels_from="folders")
+
+
+def test_named_sets_carry_class_names():
+    ds = load_dataset("digits")
+    assert ds.class_names == tuple("0123456789") and ds.spec().class_names == ds.class_names
+    from genlab.data.labels import CLASS_NAMES
+
+    assert CLASS_NAMES["fashion-mnist"][7] == "sneaker" and len(CLASS_NAMES["cifar10"]) == 10
