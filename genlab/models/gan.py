@@ -29,6 +29,7 @@ from genlab.data.loader import Batch
 from genlab.errors import ConfigError, GenlabError
 from genlab.models import gan_losses as L
 from genlab.models.base import GenerativeModel, StepOutput
+from genlab.models.conditions import KINDS, Classes, Clusters, make_condition
 from genlab.models.ema import EMA
 from genlab.training.precision import backward_step, full_precision
 from genlab.models.gan_nets import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
@@ -108,6 +109,12 @@ class GANConfig:
     # genlab's version, on raw coordinates, of self-conditioned GANs (Liu et al. 2020,
     # https://arxiv.org/abs/2006.10728), which cluster D's features. 0 = off.
     clusters: int = 40
+    # what G and D are given besides z and x: none | class (labels) | clusters (points) |
+    # auto (the 2-D recipe: clusters on points, none on images)
+    condition: str = "auto"
+    # how D sees c: projection (Miyato & Koyama 2018, https://arxiv.org/abs/1802.05637) |
+    # concat (c beside x at D's input) | none (AC-GAN); default projection for classes, concat for clusters
+    d_condition: str | None = None
 
     def validate(self) -> None:
         if self.loss not in L.LOSSES:
@@ -136,6 +143,10 @@ class GANConfig:
             raise ConfigError(f"r1_gamma must be >= 0, got {self.r1_gamma}")
         if self.clusters < 0:
             raise ConfigError(f"clusters must be >= 0, got {self.clusters}")
+        if self.condition not in ("auto", *KINDS):
+            raise ConfigError(f"condition must be one of auto, {', '.join(KINDS)}, got {self.condition!r}")
+        if self.d_condition not in (None, "projection", "concat", "none"):
+            raise ConfigError(f"d_condition must be projection, concat or none, got {self.d_condition!r}")
 
 
 class GAN(GenerativeModel):
@@ -152,27 +163,29 @@ class GAN(GenerativeModel):
         c = config
         self.batches_per_step = c.d_steps
         image = spec.kind == "image"
-        # cluster conditioning: one-hot slots; until prepare() fits the clusters, every point is in
-        # cluster 0 (an unconditional GAN). Unused slots have probability 0 and a centre far away.
-        self.slots = 0 if image else c.clusters
-        self.latent_dim = c.z_dim + self.slots  # G's input: z, then the one-hot cluster
-        if self.slots:
-            centroids = torch.full((self.slots, spec.dim), _FAR)
-            centroids[0] = 0.0
-            self.register_buffer("centroids", centroids)
-            self.register_buffer("cluster_p", F.one_hot(torch.tensor(0), self.slots).float())
+        kind = c.condition if c.condition != "auto" else ("clusters" if not image and c.clusters else "none")
+        self.condition = make_condition(kind, spec, c.clusters)
+        cdim = self.condition.dim if self.condition is not None else 0
+        if self.condition is None and c.d_condition not in (None, "none"):
+            raise ConfigError(f"d_condition={c.d_condition} applies to a conditional model (condition=class or clusters)")
+        self.d_condition = (c.d_condition or ("concat" if kind == "clusters" else "projection")) if cdim else "none"
+        concat = cdim if self.d_condition == "concat" else 0
+        self.latent_dim = c.z_dim + cdim  # G's input: z, then the condition
         if c.net == "dcgan":
             if not image or len(spec.shape) != 3:
                 raise ConfigError("net=dcgan needs image data; use net=mlp for points")
             norm = c.norm if c.norm != "auto" else ("layer" if c.loss == "wgan-gp" else "batch")
             ch, s, _ = spec.shape
-            self.generator = DCGANGenerator(c.z_dim, spec.shape, c.ngf, "none" if norm == "layer" else norm)
-            self.discriminator = DCGANDiscriminator((ch * c.pack, s, s), c.ndf, norm)
+            self.generator = DCGANGenerator(self.latent_dim, spec.shape, c.ngf, "none" if norm == "layer" else norm)
+            self.discriminator = DCGANDiscriminator(((ch + concat) * c.pack, s, s), c.ndf, norm)
             self.apply(dcgan_init)
         else:
             self.generator = MLPGenerator(self.latent_dim, spec.shape, c.g_hidden, tanh=image)
-            self.discriminator = MLPDiscriminator((spec.dim + self.slots) * c.pack, c.d_hidden, pack=c.pack,
+            self.discriminator = MLPDiscriminator((spec.dim + concat) * c.pack, c.d_hidden, pack=c.pack,
                                                   single=c.d_single)
+        if self.d_condition == "projection":  # a head of D: trained, saved and normalised with it
+            self.discriminator.projection = nn.Linear(cdim * c.pack, self.discriminator.feature_dim, bias=False)
+        self.add_heads()
         if c.spectral_norm:  # after the initialisation, which writes the raw weights
             spectral_normalize(self.discriminator)
         if c.jacobian_reject and spec.dim > 16:
@@ -182,6 +195,9 @@ class GAN(GenerativeModel):
         center = torch.tensor(spec.center) if spec.center is not None else torch.zeros(1)
         self.register_buffer("center", center, persistent=False)
         self.point_scale = spec.scale or 1.0
+
+    def add_heads(self) -> None:
+        """More heads on D's trunk (``self.discriminator.NAME = module``), in subclasses."""
 
     # -- data space <-> model space ------------------------------------------------------------
     def to_model(self, x: torch.Tensor) -> torch.Tensor:
@@ -202,54 +218,68 @@ class GAN(GenerativeModel):
         """(B / pack, pack * C, ...) -> (B, C, ...): the inverse of packed()."""
         return xp.reshape(-1, *self.spec.shape)
 
-    def critic(self, x: torch.Tensor, cluster: torch.Tensor | None = None) -> torch.Tensor:
-        """D's raw score of model-space samples: (B, *shape) -> (B / pack,). With clusters, each
-        point is judged with its one-hot ``cluster`` (B, slots): G's for fakes; by default the
-        nearest centre's, which is what a real point gets."""
-        if self.slots:
-            x = torch.cat([x.flatten(1), self.nearest_cluster(x) if cluster is None else cluster], 1)
-        return self.discriminator(self.packed(x)).float()  # losses in fp32 under mixed precision
+    def judge(self, x: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """D on model-space samples (B, *shape) with their conditions c (B, dim): (raw score
+        (B / pack,) in fp32, trunk features (B / pack, F)). Without c, a real example's condition
+        (a point's nearest cluster) is used."""
+        if self.d_condition != "none" and c is None:
+            c = self.condition.of_real(None, x)
+        if self.d_condition == "concat":
+            c = c.to(x.dtype)
+            x = (torch.cat([x.flatten(1), c], 1) if x.dim() == 2 or self.config.net == "mlp" else
+                 torch.cat([x, c[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1))
+        score, features = self.discriminator.judge(self.packed(x))
+        if self.d_condition == "projection":  # + <embed(c), features>
+            score = score + (self.discriminator.projection(self.packed(c.to(features.dtype))) * features).sum(1)
+        return score.float(), features  # losses in fp32 under mixed precision
 
-    def nearest_cluster(self, x: torch.Tensor) -> torch.Tensor:
-        """One-hot nearest cluster centre of model-space points: (B, D) -> (B, slots)."""
-        return F.one_hot(torch.cdist(x.flatten(1), self.centroids).argmin(1), self.slots).to(x.dtype)
+    def critic(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """D's raw score: (B, *shape) -> (B / pack,)."""
+        return self.judge(x, c)[0]
 
-    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n latent codes (n, latent_dim): z ~ N(0, I), then with clusters a one-hot cluster drawn
-        with the clusters' frequencies. From ``generator`` (on the CPU) when given."""
+    def prior(self, n: int, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
+        """n latent codes (n, latent_dim): z ~ N(0, I), then the condition (drawn from p(c), or
+        the one ``condition`` names: a class name or index, or (n,) indices). From ``generator``
+        (on the CPU) when given."""
         if generator is None:
             z = torch.randn(n, self.config.z_dim, device=self.device)
-            c = torch.multinomial(self.cluster_p, n, replacement=True) if self.slots else None
         else:
             z = torch.randn(n, self.config.z_dim, generator=generator).to(self.device)
-            c = (torch.multinomial(self.cluster_p.cpu(), n, replacement=True, generator=generator).to(self.device)
-                 if self.slots else None)
-        return z if c is None else torch.cat([z, F.one_hot(c, self.slots).to(z.dtype)], 1)
+        if self.condition is None:
+            if condition is not None:
+                raise GenlabError(f"this {self.name} run is unconditional; it takes no condition")
+            return z
+        return torch.cat([z, self.condition.conditions(condition, n, generator).to(z.dtype)], 1)
 
-    def cluster_of(self, latent: torch.Tensor) -> torch.Tensor | None:
-        """The one-hot cluster part of latent codes (None without clusters)."""
-        return latent[:, self.config.z_dim:] if self.slots else None
+    def condition_of(self, latent: torch.Tensor) -> torch.Tensor | None:
+        """The condition part of latent codes (None for an unconditional model)."""
+        return latent[:, self.config.z_dim:] if self.condition is not None else None
+
+    def with_condition(self, latent: torch.Tensor, condition) -> torch.Tensor:
+        """The same codes with another condition (a name, an index or (n,) indices)."""
+        c = self.condition.conditions(condition, latent.shape[0])
+        return torch.cat([latent[:, :self.config.z_dim], c.to(latent.dtype)], 1)
 
     @torch.no_grad()
     def prepare(self, data: Dataset) -> None:
-        """Fit the clusters to the training points (a fresh run; a resumed or loaded model has
-        them in its state): centres by BIC over 1..clusters components, frequencies by nearest
-        centre over every training point."""
-        if not self.slots:
-            return
-        from genlab.metrics.modes import fit_modes, nearest_mode
-
-        x = self.to_model(data.train.flatten(1).float().to(self.centroids.device))
-        centres, _ = fit_modes(x.cpu(), max_modes=self.slots, seed=0)
-        self.centroids.fill_(_FAR)[:centres.shape[0]] = centres.to(self.centroids)
-        labels = torch.cat([nearest_mode(chunk, self.centroids)[0] for chunk in x.split(8192)])
-        counts = torch.bincount(labels, minlength=self.slots).to(self.cluster_p)
-        self.cluster_p.copy_(counts / counts.sum())
+        """Read p(c) from the training data (a fresh run; a resumed or loaded model has it in its
+        state): class frequencies, or clusters fitted to the points."""
+        if self.condition is not None:
+            self.condition.prepare(data, self.to_model)
 
     @property
     def n_clusters(self) -> int:
         """Clusters in use (0 without cluster conditioning)."""
-        return int((self.cluster_p > 0).sum()) if self.slots else 0
+        return self.condition.in_use if isinstance(self.condition, Clusters) else 0
+
+    # -- extra loss terms (AC-GAN's class head, ...) -------------------------------------------
+    def d_terms(self, real: torch.Tensor, fake: torch.Tensor, c_real, c_fake) -> dict[str, torch.Tensor]:
+        """Extra D losses from trunk features of reals and fakes, added to D's loss and logged."""
+        return {}
+
+    def g_terms(self, fake: torch.Tensor, c_fake) -> dict[str, torch.Tensor]:
+        """Extra G losses from D's trunk features of G's samples, added to G's loss and logged."""
+        return {}
 
     # -- training: Algorithm 13.1 --------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -275,20 +305,29 @@ class GAN(GenerativeModel):
             for group in optimizers[name].param_groups:
                 group["lr"] = base * factor
 
-    def discriminator_step(self, x: torch.Tensor, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, x: torch.Tensor, y: torch.Tensor | None,
+                           opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
         c = self.config
         with torch.no_grad():
-            latent = self.noise(x.shape[0])
+            latent = self.prior(x.shape[0])
             fake = self.generator(latent)
+        c_fake = self.condition_of(latent)
         xp = self.packed(x)
         if c.r1_gamma > 0:
             xp = xp.detach().requires_grad_(True)
-        r, f = self.critic(self.unpacked(xp)), self.critic(fake, self.cluster_of(latent))
+        real = self.unpacked(xp)
+        c_real = self.condition.of_real(y, real) if self.condition is not None else None
+        (r, r_feat), (f, f_feat) = self.judge(real, c_real), self.judge(fake, c_fake)
         loss = L.discriminator_loss(c.loss, r, f, (c.ls_a, c.ls_b, c.ls_c))
         out = {"loss_d": loss.detach(), "d_real": r.detach().mean(), "d_fake": f.detach().mean()}
+        for name, term in self.d_terms(r_feat, f_feat, c_real, c_fake).items():
+            loss = loss + term
+            out[name] = term.detach()
         if c.loss == "wgan-gp":  # in fp32 under mixed precision (its double backward overflows in fp16)
+            # interpolates keep the reals' labels; a point's cluster is its nearest centre
+            c_gp = c_real if isinstance(self.condition, Classes) else None
             with full_precision(x.device.type):
-                gp = L.gradient_penalty(lambda v: self.critic(self.unpacked(v)), xp.detach().float(),
+                gp = L.gradient_penalty(lambda v: self.critic(self.unpacked(v), c_gp), xp.detach().float(),
                                         self.packed(fake).float())
             loss = loss + c.gp_lambda * gp
             out["gp"] = gp.detach()
@@ -303,27 +342,33 @@ class GAN(GenerativeModel):
                     p.clamp_(-c.clip, c.clip)
         return out
 
-    def generator_step(self, n: int, opt: torch.optim.Optimizer, step: int) -> torch.Tensor:
+    def generator_step(self, n: int, opt: torch.optim.Optimizer, step: int) -> dict[str, torch.Tensor]:
         c = self.config
         self.discriminator.requires_grad_(False)  # no wasted gradients for D
         try:
-            latent = self.noise(n)
-            f = self.critic(self.generator(latent), self.cluster_of(latent))
+            latent = self.prior(n)
+            c_fake = self.condition_of(latent)
+            f, f_feat = self.judge(self.generator(latent), c_fake)
             loss = L.generator_loss(c.loss, f, (c.ls_a, c.ls_b, c.ls_c))
+            out = {"loss_g": loss.detach()}
+            for name, term in self.g_terms(f_feat, c_fake).items():
+                loss = loss + term
+                out[name] = term.detach()
             backward_step(loss, opt)
         finally:
             self.discriminator.requires_grad_(True)
         if self.ema_generator is not None:  # one G step a train step: step 0 is the first update
             self.ema_generator.update(self.generator, first=step == 0)
-        return loss.detach()
+        return out
 
     def train_step(self, batches: Iterator[Batch], optimizers: dict[str, torch.optim.Optimizer],
                    step: int) -> StepOutput:
         self.set_lr(optimizers, step)
         for _ in range(self.config.d_steps):
-            x = self.to_model(next(batches).x)
-            out = self.discriminator_step(x, optimizers["d"])
-        out["loss_g"] = self.generator_step(x.shape[0], optimizers["g"], step)
+            batch = next(batches)
+            x = self.to_model(batch.x)
+            out = self.discriminator_step(x, batch.y, optimizers["d"])
+        out.update(self.generator_step(x.shape[0], optimizers["g"], step))
         return out
 
     # -- using the model -----------------------------------------------------------------------
@@ -333,11 +378,12 @@ class GAN(GenerativeModel):
         return self.ema_generator.module if self.ema_generator is not None else self.generator
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n samples in data space: images in [0, 1] or points in the data's coordinates."""
+    def sample(self, n: int, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
+        """n samples in data space: images in [0, 1] or points in the data's coordinates; of the
+        class (or cluster) ``condition`` names when given, else with c ~ p(c)."""
         r = self.config.jacobian_reject
         m = n if not r else math.ceil(n / (1 - r))
-        z = self.noise(m, generator=generator if generator is not None else torch.default_generator)
+        z = self.prior(m, generator if generator is not None else torch.default_generator, condition)
         if r:
             z = z[self.jacobian_norm(z).argsort()[:n].sort().values]  # the n flattest draws, in order
         return self.to_data(self.sampler(z)).clamp(0, 1) if self.spec.kind == "image" else \
@@ -362,7 +408,7 @@ class GAN(GenerativeModel):
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """G (or its average) on latent codes: (..., latent_dim) -> (..., *shape) in data space
-        (with clusters, a latent code is z then the one-hot cluster, as noise() draws them)."""
+        (a conditional model's code is z then the condition, as prior() draws them)."""
         lead = z.shape[:-1]
         x = self.to_data(self.sampler(z.reshape(-1, z.shape[-1])))
         return x.view(*lead, *self.spec.shape)
@@ -379,8 +425,16 @@ class GAN(GenerativeModel):
 
     @torch.no_grad()
     def preview(self, x: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        if isinstance(self.condition, Classes):  # one row per class, the same noise in every row
+            return {"samples": self.decode(self.class_grid(8, g))}
         n = 64 if self.spec.kind == "image" else 2000
-        return {"samples": self.decode(self.noise(n, generator=torch.Generator().manual_seed(seed)))}
+        return {"samples": self.decode(self.prior(n, generator=g))}
+
+    def class_grid(self, per_class: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Latent codes (K * per_class, latent_dim): K rows of the same ``per_class`` noises, row k of class k."""
+        z = self.prior(per_class, generator)
+        return torch.cat([self.with_condition(z, k) for k in range(self.condition.dim)])
 
     def evaluate(self, data: Dataset, *, n_samples: int | None = None, seed: int = 0, modes: int | None = None,
                  features: str = "genlab", **_: Any) -> dict[str, Any]:
@@ -397,9 +451,6 @@ class GAN(GenerativeModel):
         n = n_samples or min(10_000, data.test.shape[0])
         samples = torch.cat([self.sample(min(500, n - i), generator=g).cpu() for i in range(0, n, 500)])
         return score_images(samples, data, features=features)
-
-
-_FAR = 1e4  # centre of an unused cluster slot, in model space (the data's RMS radius is 1)
 
 
 def _adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:

@@ -69,13 +69,21 @@ class MLPDiscriminator(nn.Module):
         self.pack = pack
         self.single = _mlp(in_dim // pack, single, act) if single and pack > 1 else None
 
+        self.feature_dim = hidden[-1] if hidden else in_dim
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.judge(x)[0]
+
+    def judge(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(score (B,), features (B, feature_dim)): the trunk's last hidden layer feeds the score
+        head and any other head (a projection, a class head)."""
         x = x.flatten(1)  # (B, p * D)
-        out = self.net(x).squeeze(1)
+        features = self.net[:-1](x)
+        out = self.net[-1](features).squeeze(1)
         if self.single is not None:
             each = self.single(x.reshape(x.shape[0] * self.pack, -1))  # (B * p, 1)
             out = out + each.view(x.shape[0], self.pack).sum(1)
-        return out
+        return out, features
 
 
 def _norm2d(kind: str, channels: int, size: int) -> nn.Module:
@@ -130,9 +138,16 @@ class DCGANDiscriminator(nn.Module):
             ch = out
         layers.append(nn.Conv2d(ch, 1, sizes[-1], 1, 0))  # (B, ch, s0, s0) -> (B, 1, 1, 1)
         self.net = nn.Sequential(*layers)
+        self.feature_dim = ch * sizes[-1] ** 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()
+        return self.judge(x)[0]
+
+    def judge(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(score (B,), features (B, ch * s0 * s0)): the trunk's last feature map, flattened,
+        feeds the score head and any other head (a projection, a class head)."""
+        h = self.net[:-1](x)  # (B, ch, s0, s0)
+        return self.net[-1](h).flatten(), h.flatten(1)
 
 
 def spectral_normalize(module: nn.Module) -> nn.Module:

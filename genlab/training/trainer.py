@@ -286,8 +286,10 @@ class GracefulStop:
 
 
 def load_state_dict_strict(model: torch.nn.Module, weights: dict[str, torch.Tensor], where: Any) -> None:
-    # runs saved before genlab.models.ema carry torch AveragedModel's counter, which EMA does not need
-    weights = {k: v for k, v in weights.items() if not k.endswith("ema_generator.n_averaged")}
+    # runs saved before genlab.models.ema carry torch AveragedModel's counter, which EMA does not need;
+    # runs saved before genlab.models.conditions kept the clusters on the GAN itself
+    renamed = {"centroids": "condition.centroids", "cluster_p": "condition.p"}
+    weights = {renamed.get(k, k): v for k, v in weights.items() if not k.endswith("ema_generator.n_averaged")}
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))

@@ -112,7 +112,7 @@ def test_ema_follows_its_formula_and_is_used_for_sampling():
     model.train_step(s, opts, 1)
     for e0, e1, g in zip(ema_before, model.ema_generator.module.parameters(), model.generator.parameters()):
         assert torch.allclose(e1, 0.9 * e0 + 0.1 * g, atol=1e-6)
-    z = model.noise(5)  # z, then the one-hot cluster of these 2-D points
+    z = model.prior(5)  # z, then the one-hot cluster of these 2-D points
     assert torch.allclose(model.decode(z), model.ema_generator.module(z))
 
 

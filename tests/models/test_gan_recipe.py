@@ -105,7 +105,7 @@ def test_jacobian_reject_drops_the_steepest_draws():
     x = model.sample(100, generator=g)
     assert x.shape == (100, 2)
     # the kept draws are the 100 flattest of 125, in their original order
-    z = model.noise(125, generator=torch.Generator().manual_seed(0))
+    z = model.prior(125, generator=torch.Generator().manual_seed(0))
     norms = model.jacobian_norm(z)
     keep = norms.argsort()[:100].sort().values
     assert torch.allclose(x, model.decode(z[keep]))
@@ -161,31 +161,31 @@ def test_clusters_are_the_modes_fitted_to_the_training_points(name, true_modes):
     model.prepare(data)
     k = len(true_modes)
     assert model.n_clusters == k  # chosen by BIC among 1..40
-    used = model.cluster_p > 0
-    centres = model.to_data(model.centroids[used])
+    used = model.condition.p > 0
+    centres = model.to_data(model.condition.centroids[used])
     dist = torch.cdist(torch.from_numpy(true_modes).float(), centres)
     assert dist.min(1).values.max() < 0.01 * data.train.std()  # one fitted centre on every true mode
-    assert torch.allclose(model.cluster_p[used], torch.full((k,), 1 / k), atol=0.01)  # equal weights
+    assert torch.allclose(model.condition.p[used], torch.full((k,), 1 / k), atol=0.01)  # equal weights
 
 
 def test_noise_draws_one_hot_clusters_with_their_frequencies():
     model, data = points_gan("ring8")
     model.prepare(data)
-    z = model.noise(8000, generator=torch.Generator().manual_seed(0))
+    z = model.prior(8000, generator=torch.Generator().manual_seed(0))
     assert z.shape == (8000, model.latent_dim)
-    onehot = model.cluster_of(z)
+    onehot = model.condition_of(z)
     assert torch.equal(onehot.sum(1), torch.ones(8000)) and set(onehot.unique().tolist()) == {0.0, 1.0}
     freq = onehot.mean(0)
-    assert (freq[model.cluster_p == 0] == 0).all()
-    assert torch.allclose(freq, model.cluster_p, atol=0.015)
-    assert torch.equal(z, model.noise(8000, generator=torch.Generator().manual_seed(0)))  # reproducible
+    assert (freq[model.condition.p == 0] == 0).all()
+    assert torch.allclose(freq, model.condition.p, atol=0.015)
+    assert torch.equal(z, model.prior(8000, generator=torch.Generator().manual_seed(0)))  # reproducible
 
 
 def test_fakes_are_judged_with_their_cluster_and_reals_with_the_nearest_centre():
     model, data = points_gan("ring8", pack=2)
     model.prepare(data)
     x = model.to_model(data.train[:64])
-    nearest = model.nearest_cluster(x)
+    nearest = model.condition.of_real(None, x)
     angle = torch.atan2(data.train[:64, 1], data.train[:64, 0])  # ring8: the mode is the nearest 1/8 turn
     mode = torch.round(angle / (2 * math.pi / 8)) % 8
     pairs = set(zip(mode.long().tolist(), nearest.argmax(1).tolist()))
@@ -211,10 +211,10 @@ def test_each_clusters_generator_learns_its_own_cell(tmp_path):
                          sample_every=0, checkpoint_every=0, log_every=500,
                          overrides=["ema=0", "lr_decay_start=300", "lr_decay_end=1500"])
     model.eval()
-    z = model.noise(4000, generator=torch.Generator().manual_seed(1))
+    z = model.prior(4000, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         x = model.sampler(z)
-    own = (model.nearest_cluster(x).argmax(1) == model.cluster_of(z).argmax(1)).float().mean()
+    own = (model.condition.of_real(None, x).argmax(1) == model.condition_of(z).argmax(1)).float().mean()
     assert own > 0.99, own
     r = model.evaluate(load_data(DataConfig(name="grid25")), n_samples=2500, seed=0)
     assert r["modes"] == 25 and r["hq"] > 0.9 and r["reverse_kl"] < 0.05, r

@@ -61,7 +61,7 @@ def test_no_step_of_the_2d_recipe_reads_a_tensor_back(cfg, no_sync):
     torch.manual_seed(0)
     model = cls(from_dict(cls.Config, cfg, section="model"), DataSpec(kind="points", shape=(2,), center=(0.0, 0.0), scale=1.0))
     x = torch.randn(256, 2) + torch.tensor([[3.0, 0.0]]) * torch.randint(0, 2, (256, 1))
-    if model.slots:
+    if model.condition is not None:
         from genlab.data.dataset import Dataset
 
         model.prepare(Dataset(name="two", kind="points", train=x, test=x[:32]))

@@ -1,0 +1,151 @@
+"""What a conditional model is asked for: one contract for every kind of condition.
+
+A condition c is a float vector of ``dim`` values per example (a one-hot class, a one-hot
+cluster; later multi-hot tags, InfoGAN codes). The model owns its condition: how c is drawn from
+p(c) (seeded; by default with the training data's frequencies), what a real example's c is, and
+how a user's words become one ("sneaker", "7"). Its state (frequencies, cluster centres) is in
+the model's state dict, so checkpoints carry it.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from genlab.data.dataset import DataSpec, Dataset
+from genlab.errors import ConfigError, DataError, GenlabError
+
+KINDS = ("none", "class", "clusters")
+
+
+class Condition(nn.Module):
+    kind: str = ""
+    dim: int = 0
+
+    def prepare(self, data: Dataset, to_model=None) -> None:
+        """Read what p(c) needs from the training data (a fresh run only)."""
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n conditions (n, dim) from p(c), on the buffers' device; from ``generator`` (CPU) when given."""
+        if generator is None:
+            idx = torch.multinomial(self.p, n, replacement=True)
+        else:
+            idx = torch.multinomial(self.p.cpu(), n, replacement=True, generator=generator).to(self.p.device)
+        return self.one_hot(idx)
+
+    def one_hot(self, idx: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(idx, self.dim).to(self.p.dtype)
+
+    def index(self, c: torch.Tensor) -> torch.Tensor:
+        """The category of one-hot conditions: (n, dim) -> (n,)."""
+        return c.argmax(-1)
+
+    def of_real(self, y: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+        """The condition of real examples: labels ``y`` (n,) or model-space points ``x``."""
+        raise NotImplementedError
+
+    def parse(self, text: str | int) -> int:
+        """A user's words (a name or an index) as a category."""
+        raise NotImplementedError
+
+    def conditions(self, what, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, dim) conditions: drawn from p(c) when ``what`` is None, else the category it names
+        (a name, an index, or (n,) category indices)."""
+        if what is None:
+            return self.sample(n, generator)
+        if isinstance(what, torch.Tensor) and what.dim() == 1:
+            if what.shape[0] != n:
+                raise GenlabError(f"{what.shape[0]} conditions given for {n} samples")
+            return self.one_hot(what.to(self.p.device).long())
+        return self.one_hot(torch.full((n,), self.parse(what), device=self.p.device))
+
+
+class Classes(Condition):
+    """One-hot class labels; p(c) = the training set's class frequencies."""
+
+    kind = "class"
+
+    def __init__(self, spec: DataSpec):
+        super().__init__()
+        if not spec.num_classes:
+            raise ConfigError("condition=class needs labelled data (digits, mnist, fashion-mnist, cifar10, "
+                              "or an image folder with --labels-from folders)")
+        self.dim = spec.num_classes
+        self.names = tuple(spec.class_names or (str(i) for i in range(self.dim)))
+        self.register_buffer("p", torch.full((self.dim,), 1.0 / self.dim))
+
+    def prepare(self, data: Dataset, to_model=None) -> None:
+        if data.train_labels is None:
+            raise DataError(f"condition=class needs labelled data; {data.name} has no labels")
+        counts = torch.bincount(data.train_labels, minlength=self.dim).to(self.p)
+        self.p.copy_(counts / counts.sum())
+
+    def of_real(self, y: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+        return self.one_hot(y)
+
+    def parse(self, text: str | int) -> int:
+        word = str(text).strip()
+        lower = [n.lower() for n in self.names]
+        if word.lower() in lower:
+            return lower.index(word.lower())
+        if word.isdigit() and int(word) < self.dim:
+            return int(word)
+        close = difflib.get_close_matches(word.lower(), lower, n=3)
+        hint = f"; did you mean {', '.join(repr(self.names[lower.index(c)]) for c in close)}?" if close else ""
+        raise GenlabError(f"unknown class {word!r}: the classes are {', '.join(self.names)} "
+                          f"(or an index 0-{self.dim - 1}){hint}")
+
+
+class Clusters(Condition):
+    """One-hot clusters fitted to the training points (a spherical Gaussian mixture, its number of
+    components by BIC up to ``slots``); a real point's cluster is its nearest centre. Until
+    ``prepare`` every point is in cluster 0; unused slots have probability 0 and a far centre."""
+
+    kind = "clusters"
+    FAR = 1e4  # centre of an unused slot, in model space (the data's RMS radius is 1)
+
+    def __init__(self, slots: int, point_dim: int):
+        super().__init__()
+        self.dim = slots
+        centroids = torch.full((slots, point_dim), self.FAR)
+        centroids[0] = 0.0
+        self.register_buffer("centroids", centroids)
+        self.register_buffer("p", F.one_hot(torch.tensor(0), slots).float())
+
+    @torch.no_grad()
+    def prepare(self, data: Dataset, to_model=None) -> None:
+        from genlab.metrics.modes import fit_modes, nearest_mode
+
+        x = to_model(data.train.flatten(1).float().to(self.centroids.device))
+        centres, _ = fit_modes(x.cpu(), max_modes=self.dim, seed=0)
+        self.centroids.fill_(self.FAR)[:centres.shape[0]] = centres.to(self.centroids)
+        labels = torch.cat([nearest_mode(chunk, self.centroids)[0] for chunk in x.split(8192)])
+        counts = torch.bincount(labels, minlength=self.dim).to(self.p)
+        self.p.copy_(counts / counts.sum())
+
+    def of_real(self, y: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(torch.cdist(x.flatten(1), self.centroids).argmin(1), self.dim).to(x.dtype)
+
+    def parse(self, text: str | int) -> int:
+        word = str(text).strip()
+        in_use = int((self.p > 0).sum())
+        if not (word.isdigit() and int(word) < in_use):
+            raise GenlabError(f"unknown cluster {word!r}: this run has clusters 0-{in_use - 1}")
+        return int(word)
+
+    @property
+    def in_use(self) -> int:
+        return int((self.p > 0).sum())
+
+
+def make_condition(kind: str, spec: DataSpec, clusters: int) -> Condition | None:
+    if kind == "none":
+        return None
+    if kind == "class":
+        return Classes(spec)
+    if spec.kind != "points":
+        raise ConfigError("condition=clusters applies to points (the 2-D lab); use condition=class for images")
+    return Clusters(clusters, spec.dim)
