@@ -116,20 +116,23 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
     Keyword arguments beyond the named ones are TrainConfig fields (``log_every=...``,
     ``precision="bf16"``) or ``key=value`` strings in ``overrides``. ``threads`` sets torch's
     threads for the run (default: $GENLAB_THREADS, else one per idle core) and is put back after.
-    The returned module carries ``run_dir``.
+    The returned model is the one ``genlab.load(run_dir)`` gives (eval mode, on the training
+    device), with ``run_dir``, ``run_config`` and ``step``.
     """
     previous_threads = torch.get_num_threads()
     try:
         if resume is not None:
-            return _resume(Path(resume), model, steps, epochs, device, progress, threads)
-        if model is None:
-            raise ConfigError("name a model to train")
-        cfg = build_config(model, config=config, overrides=overrides, data=data, steps=steps, epochs=epochs,
-                           batch_size=batch_size, seed=seed, device=device, data_dir=data_dir,
-                           image_size=image_size, channels=channels, binarize=binarize, labels_from=labels_from,
-                           progress=progress,
-                           threads=threads, **more)
-        return _train_new(cfg, out)
+            net = _resume(Path(resume), model, steps, epochs, device, progress, threads)
+        else:
+            if model is None:
+                raise ConfigError("name a model to train")
+            cfg = build_config(model, config=config, overrides=overrides, data=data, steps=steps, epochs=epochs,
+                               batch_size=batch_size, seed=seed, device=device, data_dir=data_dir,
+                               image_size=image_size, channels=channels, binarize=binarize,
+                               labels_from=labels_from, progress=progress, threads=threads, **more)
+            net = _train_new(cfg, out)
+        # what genlab.load gives (eval mode, the saved weights): sampling it matches a loaded run
+        return load(net.run_dir, device=str(net.device))
     finally:
         torch.set_num_threads(previous_threads)
 

@@ -27,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+DEVICE_HELP = "auto (default: cuda, else mps, else cpu), cpu, cuda, cuda:N or mps"
 MAX_GRID = 10_000  # images in one PNG grid
 SAMPLE_CHUNK = 4096  # samples drawn at a time
 THREADS_HELP = "torch threads (default: $GENLAB_THREADS, else one per core left idle by other processes)"
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=epochs_float, help="train for this many passes over the data")
     t.add_argument("--batch-size", type=positive_int)
     t.add_argument("--seed", type=seed_int)
-    t.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    t.add_argument("--device", help=DEVICE_HELP)
     t.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"),
                    help="number format of the training step (default fp32; auto: bf16 where native)")
     t.add_argument("--threads", type=threads_int, help=THREADS_HELP)
@@ -68,37 +69,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = example(sub.add_parser("sample", help="draw samples from a trained run"), "sample RUN --n 4 --out OUT.png")
     s.add_argument("run_dir")
-    s.add_argument("--n", type=samples_int, default=64)
+    s.add_argument("--n", type=samples_int, help="samples (default 64); with --grid classes, samples per class (default 8)")
+    s.add_argument("--class", dest="condition", metavar="NAME",
+                   help="a conditional run: samples of this class (a name such as sneaker, or an index)")
+    s.add_argument("--grid", choices=("classes",), help="classes: one row per class, the same noise in every row")
     s.add_argument("--out", required=True, help="PNG grid (or .pt / .npy for the raw tensor)")
     s.add_argument("--seed", type=seed_int, default=0)
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--device", default="auto", help=DEVICE_HELP)
     s.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
     i = example(sub.add_parser("interpolate", help="decode paths between latent codes"),
-                "interpolate RUN --pairs 2 --steps 3 --out OUT.png")
+                "interpolate RUN --pairs 2 --length 3 --out OUT.png")
     i.add_argument("run_dir")
     i.add_argument("--out", required=True, help="PNG grid, one path per row")
     i.add_argument("--pairs", type=grid_int, default=8)
-    i.add_argument("--steps", type=grid_int, default=10)
+    i.add_argument("--length", type=grid_int, default=10, help="images along each path")
     i.add_argument("--method", choices=("lerp", "slerp"), default="slerp")
     i.add_argument("--from-prior", action="store_true", help="endpoints drawn from p(z), not test images")
     i.add_argument("--seed", type=seed_int, default=0)
-    i.add_argument("--device", default="cpu")
+    i.add_argument("--device", default="auto", help=DEVICE_HELP)
     i.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
     e = example(sub.add_parser("eval", help="test-set metrics of a trained run"),
                 "eval RUN --k 2 --max-examples 8 --json")
     e.add_argument("run_dir")
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    e.add_argument("--k", type=importance_int, default=1000, help="VAE: importance samples for the NLL")
+    e.add_argument("--k", type=importance_int, help="VAE: importance samples for the NLL (default 1,000)")
     e.add_argument("--n-samples", type=samples_int,
                    help="GAN: samples to score (default 2,500 for 2-D data, 10,000 for images)")
     e.add_argument("--modes", type=grid_int, help="2-D data: fit this many modes (default: known or by BIC)")
-    e.add_argument("--features", default="genlab", choices=("genlab", "inception"),
+    e.add_argument("--features", choices=("genlab", "inception"),
                    help="GAN on images: feature space of FID/KID/precision/recall")
     e.add_argument("--max-examples", type=positive_int, help="evaluate on the first N test examples")
-    e.add_argument("--seed", type=seed_int, default=0)
-    e.add_argument("--device", default="cpu")
+    e.add_argument("--seed", type=seed_int, help="seed of the samples drawn (default 0)")
+    e.add_argument("--device", default="auto", help=DEVICE_HELP)
     e.add_argument("--threads", type=threads_int, help=THREADS_HELP)
 
     figures.add_parser(sub)
@@ -201,20 +205,34 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from genlab.limits import ensure_fits
 
     out = _check_out(Path(args.out), (".png", ".pt", ".npy"))
-    if out.suffix == ".png" and args.n > MAX_GRID:
-        raise GenlabError(f"a PNG grid holds at most {MAX_GRID:,} samples, asked for {args.n:,}; "
-                          "write .pt or .npy for more")
+    grid = args.grid == "classes"
+    if grid and args.condition is not None:
+        raise GenlabError("give --class or --grid classes, not both")
+    n = args.n or (8 if grid else 64)
     _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
     if not hasattr(model, "sample"):
         raise GenlabError(f"model {model.name!r} has no prior to sample from; "
                           "try 'genlab interpolate' to look at its latent space")
-    ensure_fits(args.n * model.spec.dim * 4 * 2, f"{args.n:,} samples", hint="ask for fewer with --n")
+    classes = getattr(getattr(model, "condition", None), "kind", None) == "class"
+    if (grid or args.condition is not None) and not classes:
+        raise GenlabError(f"--class and --grid classes need a class-conditional run (cgan, acgan, ...); "
+                          f"this {model.name} run is not")
+    total = n * model.condition.dim if grid else n
+    if out.suffix == ".png" and total > MAX_GRID:
+        raise GenlabError(f"a PNG grid holds at most {MAX_GRID:,} samples, asked for {total:,}; "
+                          "write .pt or .npy for more")
+    ensure_fits(total * model.spec.dim * 4 * 2, f"{total:,} samples", hint="ask for fewer with --n")
     g = torch.Generator().manual_seed(args.seed)
-    # in chunks, so the networks' activations stay bounded whatever --n is
-    x = torch.cat([model.sample(min(SAMPLE_CHUNK, args.n - i), generator=g).cpu()
-                   for i in range(0, args.n, SAMPLE_CHUNK)])
-    _write_output(x, out, model)
+    if grid:  # rows of classes, columns of noises
+        x = model.decode(model.class_grid(n, g)).cpu()
+        _write_output(x, out, model, nrow=n)
+    else:
+        condition = model.condition.parse(args.condition) if args.condition is not None else None
+        # in chunks, so the networks' activations stay bounded whatever --n is
+        x = torch.cat([model.sample(min(SAMPLE_CHUNK, n - i), generator=g, condition=condition).cpu()
+                       for i in range(0, n, SAMPLE_CHUNK)])
+        _write_output(x, out, model)
     print(out)
     return 0
 
@@ -228,20 +246,20 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from genlab.latent import interpolate
 
     out = _check_out(Path(args.out), (".png",))
-    if args.steps < 2:
-        raise GenlabError("--steps must be at least 2")
-    if args.pairs * (args.steps + 2) > MAX_GRID:
-        raise GenlabError(f"a PNG grid holds at most {MAX_GRID:,} images; --pairs x (--steps + 2) is "
-                          f"{args.pairs * (args.steps + 2):,}")
+    if args.length < 2:
+        raise GenlabError("--length must be at least 2")
+    if args.pairs * (args.length + 2) > MAX_GRID:
+        raise GenlabError(f"a PNG grid holds at most {MAX_GRID:,} images; --pairs x (--length + 2) is "
+                          f"{args.pairs * (args.length + 2):,}")
     _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
     if model.spec.kind != "image":
         raise GenlabError("interpolate draws image grids; this run's data are points")
     g = torch.Generator().manual_seed(args.seed)
     if args.from_prior or not hasattr(model, "encode"):  # a GAN has no encoder: endpoints from p(z)
-        if not hasattr(model, "sample"):
+        if not hasattr(model, "prior"):
             raise GenlabError(f"model {model.name!r} has no prior; drop --from-prior")
-        z0, z1 = torch.randn(2, args.pairs, _latent_dim(model), generator=g).to(model.device)
+        z0, z1 = model.prior(args.pairs, g), model.prior(args.pairs, g)
         ends = None
     else:
         data = load_data(model.run_config.data)
@@ -254,7 +272,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         z0, z1 = z[:pairs], z[pairs:]
         ends = (x[:pairs], x[pairs:2 * pairs])
     with torch.no_grad():
-        path = interpolate(z0, z1, args.steps, args.method)  # (P, T, M)
+        path = interpolate(z0, z1, args.length, args.method)  # (P, T, M)
         frames = model.decode(path)  # (P, T, C, H, W)
     if ends is not None:  # originals at both ends of each row
         frames = torch.cat([ends[0].unsqueeze(1), frames, ends[1].unsqueeze(1)], dim=1)
@@ -271,34 +289,51 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
+    given = {k for k in EVAL_OPTIONS if getattr(args, k) is not None}
+    if given - model.eval_options:
+        flags = lambda names: ", ".join("--" + n.replace("_", "-") for n in sorted(names))  # noqa: E731
+        raise GenlabError(f"{flags(given - model.eval_options)} does not apply to a {model.name} run"
+                          + (f" (it takes {flags(model.eval_options)})" if model.eval_options else ""))
     data = load_data(model.run_config.data)
     if args.n_samples:
         ensure_fits(args.n_samples * model.spec.dim * 4 * 3, f"{args.n_samples:,} samples to score",
                     hint="lower --n-samples")
-    n_test = min(args.max_examples or len(data.test), len(data.test))
-    if hasattr(model, "log_px_given_z_samples") and n_test * args.k > 10**9:
-        print(f"genlab: note: the likelihood takes {n_test:,} x {args.k:,} decoder passes; on a 2-core CPU "
+    n_test, k = min(args.max_examples or len(data.test), len(data.test)), args.k or 1000
+    if hasattr(model, "log_px_given_z_samples") and n_test * k > 10**9:
+        print(f"genlab: note: the likelihood takes {n_test:,} x {k:,} decoder passes; on a 2-core CPU "
               "10,000 x 5,000 take about 10 minutes (lower --k or --max-examples for less)", file=sys.stderr)
-    results = model.evaluate(data, k=args.k, max_examples=args.max_examples, seed=args.seed,
-                             progress=sys.stderr.isatty(), n_samples=args.n_samples, modes=args.modes,
-                             features=args.features)
+    options = {name: getattr(args, name) for name in given}
+    if "progress" in model.eval_options_extra:
+        options["progress"] = sys.stderr.isatty()
+    results = model.evaluate(data, **options)
     results = {"model": model.name, "data": model.run_config.data.name, "step": model.step, **results}
-    if args.json:
-        print(json.dumps(results))
+    if args.json:  # JSON has no NaN or infinity: those are null
+        print(json.dumps(_json_safe(results), allow_nan=False))
     else:
-        for k, v in results.items():
-            print(f"{k:>14}: {v:.4f}" if isinstance(v, float) else f"{k:>14}: {v}")
+        for key, v in results.items():
+            print(f"{key:>14}: {v:.4f}" if isinstance(v, float) else f"{key:>14}: {v}")
     return 0
+
+
+EVAL_OPTIONS = ("k", "n_samples", "modes", "features", "max_examples", "seed")
+
+
+def _json_safe(value):
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _set_threads(args: argparse.Namespace) -> None:
     from genlab.training.device import set_threads
 
     set_threads(args.threads)
-
-
-def _latent_dim(model) -> int:
-    return getattr(model.config, "latent_dim", None) or model.config.z_dim
 
 
 def _encode_mean(model, x):
@@ -320,7 +355,7 @@ def _check_out(out: Path, suffixes: tuple[str, ...]) -> Path:
     return out
 
 
-def _write_output(x, out: Path, model) -> None:
+def _write_output(x, out: Path, model, nrow: int | None = None) -> None:
     import numpy as np
     import torch
 
@@ -337,7 +372,7 @@ def _write_output(x, out: Path, model) -> None:
 
         atomic_write(out, write_npy)
     elif model.spec.kind == "image":
-        save_grid(x, out, scale=upscale_for_display(x))
+        save_grid(x, out, nrow=nrow, scale=upscale_for_display(x))
     else:
         save_points(x, out)
 

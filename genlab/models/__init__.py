@@ -47,6 +47,8 @@ MODELS = _Registry({
     "lsgan": "genlab.models.gan:LSGAN",
     "wgan": "genlab.models.gan:WGAN",
     "wgan-gp": "genlab.models.gan:WGANGP",
+    "cgan": "genlab.models.gan:CGAN",
+    "acgan": "genlab.models.acgan:ACGAN",
 })
 
 

@@ -41,6 +41,7 @@ class AEConfig:
 class AE(GenerativeModel):
     name = "ae"
     Config = AEConfig
+    eval_options = {"max_examples"}  # the options of evaluate() (genlab eval's flags)
     train_defaults = {"batch_size": 128, "steps": 20_000, "log_every": 200, "sample_every": 2000,
                       "checkpoint_every": 5000}
 

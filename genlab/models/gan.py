@@ -152,6 +152,7 @@ class GANConfig:
 class GAN(GenerativeModel):
     name = "gan"
     Config = GANConfig
+    eval_options = {"n_samples", "modes", "features", "seed"}  # the options of evaluate() (genlab eval's flags)
     # batch 128 and 12,000 steps, about a minute on this kind of 2-core CPU. With cluster
     # conditioning 12,000 steps reach what 36,000 did (benchmarks/toy2d's ablation); without it,
     # the number of updates, not the batch, is what sharpened G (batch 256 or 512 bought nothing)
@@ -450,7 +451,13 @@ class GAN(GenerativeModel):
 
         n = n_samples or min(10_000, data.test.shape[0])
         samples = torch.cat([self.sample(min(500, n - i), generator=g).cpu() for i in range(0, n, 500)])
-        return score_images(samples, data, features=features)
+        results = score_images(samples, data, features=features)
+        if isinstance(self.condition, Classes):  # was the condition obeyed, and at what cost to diversity
+            from genlab.metrics.conditional import conditional_accuracy
+
+            per_class = max(1, n // self.condition.dim)
+            results.update(conditional_accuracy(self, data, n_per_class=per_class, seed=seed))
+        return results
 
 
 def _adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
@@ -541,3 +548,17 @@ class WGANGP(GAN):
     name = "wgan-gp"
     Config = WGANGPConfig
     train_defaults = WGAN.train_defaults
+
+
+@dataclass
+class CGANConfig(DCGANConfig):
+    condition: str = "class"  # G(z, c) and D(x, c); D by projection unless d_condition=concat
+
+
+class CGAN(GAN):
+    """The conditional GAN (Mirza & Osindero 2014, https://arxiv.org/abs/1411.1784) on the DCGAN
+    networks, D conditioned by projection (Miyato & Koyama 2018) or concatenation."""
+
+    name = "cgan"
+    Config = CGANConfig
+    train_defaults = DCGAN.train_defaults

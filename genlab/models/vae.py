@@ -17,7 +17,7 @@ from torch import nn
 
 from genlab.data.dataset import DataSpec, Dataset
 from genlab.data.loader import Batch
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, GenlabError
 from genlab.metrics import likelihood  # module import: likelihood itself imports models.losses
 from genlab.models import losses
 from genlab.models.base import GenerativeModel, StepOutput, fixed_normal
@@ -60,6 +60,8 @@ class VAEConfig:
 class VAE(GenerativeModel):
     name = "vae"
     Config = VAEConfig
+    eval_options = {"k", "max_examples", "seed"}  # the options of evaluate() (genlab eval's flags)
+    eval_options_extra = {"progress"}
     # The benchmark recipe (784-300-300-40, Bernoulli, dynamically binarised Fashion-MNIST):
     # see benchmarks/vae_fmnist.
     train_defaults = {"batch_size": 100, "steps": 180_000, "log_every": 500,
@@ -153,10 +155,15 @@ class VAE(GenerativeModel):
         return self.decode(self.encode(x)[0])
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
         """n draws of the decoder mean at z ~ p(z): (n, *shape)."""
-        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
-        return self.decode(z)
+        return self.decode(self.prior(n, generator, condition))
+
+    def prior(self, n: int, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
+        """n latent codes z ~ N(0, I): (n, latent_dim), from ``generator`` (CPU) when given."""
+        if condition is not None:
+            raise GenlabError(f"this {self.name} run is unconditional; it takes no condition")
+        return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
 
     @torch.no_grad()
     def preview(self, x: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:

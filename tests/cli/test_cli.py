@@ -38,7 +38,7 @@ def test_sample_interpolate_eval(capsys, vae_run, tmp_path):
 
     code, out, _ = run(capsys, "sample", vae_run, "--n", 16, "--out", tmp_path / "s.png", "--seed", 3)
     assert code == 0 and Image.open(tmp_path / "s.png").size[0] > 0
-    code, _, _ = run(capsys, "interpolate", vae_run, "--out", tmp_path / "i.png", "--pairs", 3, "--steps", 5)
+    code, _, _ = run(capsys, "interpolate", vae_run, "--out", tmp_path / "i.png", "--pairs", 3, "--length", 5)
     assert code == 0
     w, h = Image.open(tmp_path / "i.png").size
     assert w > h  # 3 rows of 7 images (2 originals + 5 steps)
@@ -229,3 +229,60 @@ def test_precision_and_threads_flags_reach_the_run(capsys, tmp_path):
     code, _, err = run(capsys, "train", "--resume", out, "--steps", "3", "--threads", "2", "--no-progress")
     assert code == 0
     assert json.loads((out / "checkpoints" / "step-00000003" / "meta.json").read_text())["threads"] == 2
+
+
+@pytest.fixture(scope="module")
+def cgan_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "cgan"
+    assert main(["train", "cgan", "--data", "digits", "--steps", "3", "--out", str(out), "--no-progress", "ngf=4",
+                 "ndf=4", "z_dim=4", "train.sample_every=0", "train.tensorboard=false"]) == 0
+    return out
+
+
+def test_sample_a_class_and_the_class_grid(capsys, cgan_run, tmp_path):
+    import torch
+    from PIL import Image
+
+    code, _, err = run(capsys, "sample", cgan_run, "--class", "7", "--n", 5, "--out", tmp_path / "seven.pt")
+    assert code == 0, err
+    import genlab
+
+    model = genlab.load(cgan_run)
+    expected = model.sample(5, generator=torch.Generator().manual_seed(0), condition=7)
+    assert torch.equal(torch.load(tmp_path / "seven.pt"), expected)
+    code, _, _ = run(capsys, "sample", cgan_run, "--grid", "classes", "--n", 3, "--out", tmp_path / "grid.png")
+    w, h = Image.open(tmp_path / "grid.png").size
+    assert code == 0 and h > 3 * w  # 10 rows of 3
+    code, _, err = run(capsys, "sample", cgan_run, "--class", "sneaker", "--out", tmp_path / "x.png")
+    assert code == 2 and "unknown class 'sneaker'" in err
+    code, _, err = run(capsys, "sample", cgan_run, "--class", "3", "--grid", "classes", "--out", tmp_path / "x.png")
+    assert code == 2 and "not both" in err
+
+
+def test_class_options_need_a_class_conditional_run(capsys, vae_run, tmp_path):
+    code, _, err = run(capsys, "sample", vae_run, "--class", "3", "--out", tmp_path / "x.png")
+    assert code == 2 and "class-conditional run" in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_eval_refuses_flags_of_other_models_and_prints_valid_json(capsys, vae_run, cgan_run):
+    code, _, err = run(capsys, "eval", cgan_run, "--k", 10)
+    assert code == 2 and "--k does not apply to a cgan run (it takes --features, --modes, --n-samples, --seed)" in err
+    code, _, err = run(capsys, "eval", vae_run, "--n-samples", 10)
+    assert code == 2 and "--n-samples does not apply to a vae run" in err
+    from genlab.cli.main import _json_safe
+
+    assert json.loads(json.dumps(_json_safe({"a": float("nan"), "b": [float("inf"), 1.5]}))) == {"a": None, "b": [None, 1.5]}
+
+
+def test_train_returns_the_model_load_gives(tmp_path):
+    import torch
+
+    import genlab
+
+    trained = genlab.train("dcgan", "digits", steps=3, out=tmp_path / "d", progress=False, tensorboard=False,
+                           sample_every=0, overrides=["ngf=4", "ndf=4", "z_dim=4"])
+    assert not trained.training and trained.step == 3 and trained.run_config.model == "dcgan"
+    a = trained.sample(4, generator=torch.Generator().manual_seed(0))
+    b = genlab.load(tmp_path / "d").sample(4, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)  # batch norm in eval mode: sampling changes nothing

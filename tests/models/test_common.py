@@ -77,7 +77,8 @@ def test_safetensors_round_trip(name, i, tmp_path):
     other.load_state_dict(load_file(str(tmp_path / "w.safetensors")))
     model.eval(), other.eval()
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
-    z = torch.randn(4, model.config.latent_dim if hasattr(model.config, "latent_dim") else model.config.z_dim)
+    z = model.prior(4, torch.Generator().manual_seed(0)) if hasattr(model, "prior") else \
+        torch.randn(4, model.config.latent_dim)
     assert torch.equal(model.decode(z), other.decode(z))
 
 

@@ -15,6 +15,9 @@ TINY = {
     "lsgan": [dict(ngf=4, ndf=4, z_dim=4)],
     "wgan": [dict(ngf=4, ndf=4, z_dim=4, d_steps=2)],
     "wgan-gp": [dict(ngf=4, ndf=4, z_dim=4, d_steps=2, pack=2)],
+    "cgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, d_condition="concat", loss="wgan-gp", pack=2),
+             dict(net="mlp", g_hidden=(16,), d_hidden=(16,), z_dim=4, d_single=())],
+    "acgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, class_loss_on_fakes=False, loss="hinge")],
 }
 
 IMAGE_SPEC = DataSpec(kind="image", shape=(1, 8, 8), num_classes=10)
