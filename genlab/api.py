@@ -131,6 +131,8 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
                                image_size=image_size, channels=channels, binarize=binarize,
                                labels_from=labels_from, progress=progress, threads=threads, **more)
             net = _train_new(cfg, out)
+        if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 writes; the others may not see it yet
+            return net.eval()
         # what genlab.load gives (eval mode, the saved weights): sampling it matches a loaded run
         return load(net.run_dir, device=str(net.device))
     finally:

@@ -256,7 +256,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if model.spec.kind != "image":
         raise GenlabError("interpolate draws image grids; this run's data are points")
     g = torch.Generator().manual_seed(args.seed)
-    if args.from_prior or not hasattr(model, "encode"):  # a GAN has no encoder: endpoints from p(z)
+    # a GAN has no encoder, a conditional model's codes hold a condition: endpoints from its prior
+    if args.from_prior or not hasattr(model, "encode") or getattr(model, "condition", None) is not None:
         if not hasattr(model, "prior"):
             raise GenlabError(f"model {model.name!r} has no prior; drop --from-prior")
         z0, z1 = model.prior(args.pairs, g), model.prior(args.pairs, g)

@@ -49,6 +49,7 @@ MODELS = _Registry({
     "wgan-gp": "genlab.models.gan:WGANGP",
     "cgan": "genlab.models.gan:CGAN",
     "acgan": "genlab.models.acgan:ACGAN",
+    "cvae": "genlab.models.vae:CVAE",
 })
 
 

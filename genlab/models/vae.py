@@ -21,6 +21,7 @@ from genlab.errors import ConfigError, GenlabError
 from genlab.metrics import likelihood  # module import: likelihood itself imports models.losses
 from genlab.models import losses
 from genlab.models.base import GenerativeModel, StepOutput, fixed_normal
+from genlab.models.conditions import make_condition
 from genlab.models.nets import ConvDecoder, ConvEncoder, mlp
 from genlab.training.precision import backward_step
 
@@ -39,8 +40,13 @@ class VAEConfig:
     lr: float = 1e-3
     lr_decay: float = 0.5  # lr multiplied by this every lr_decay_every steps (1 = constant)
     lr_decay_every: int = 45_000
+    # none | class: c beside x at the encoder and beside z at the decoder, q(z|x, c) and p(x|z, c)
+    # (the conditional VAE, Sohn et al. 2015, https://papers.nips.cc/paper/5775)
+    condition: str = "none"
 
     def validate(self) -> None:
+        if self.condition not in ("none", "class"):
+            raise ConfigError(f"condition must be none or class, got {self.condition!r}")
         if self.net not in ("mlp", "conv"):
             raise ConfigError(f"net must be mlp or conv, got {self.net!r}")
         if self.likelihood not in ("bernoulli", "gaussian"):
@@ -72,12 +78,15 @@ class VAE(GenerativeModel):
         if config.net == "conv" and (spec.kind != "image" or len(spec.shape) != 3):
             raise ConfigError("net=conv needs image data; use net=mlp for points")
         m = config.latent_dim
+        self.condition = make_condition(config.condition, spec, 0)
+        cdim = self.condition.dim if self.condition is not None else 0
         if config.net == "mlp":
-            self.encoder = mlp(spec.dim, config.hidden, 2 * m)
-            self.decoder = mlp(m, tuple(reversed(config.hidden)), spec.dim)
-        else:
-            self.encoder = ConvEncoder(spec.shape, 2 * m, config.width)
-            self.decoder = ConvDecoder(m, spec.shape, config.width)
+            self.encoder = mlp(spec.dim + cdim, config.hidden, 2 * m)
+            self.decoder = mlp(m + cdim, tuple(reversed(config.hidden)), spec.dim)
+        else:  # the condition as constant channels beside the image
+            c, h, w = spec.shape
+            self.encoder = ConvEncoder((c + cdim, h, w), 2 * m, config.width)
+            self.decoder = ConvDecoder(m + cdim, spec.shape, config.width)
         if config.likelihood == "gaussian":
             log_sigma = torch.full(spec.shape, math.log(config.sigma))
             if config.learn_sigma:
@@ -87,44 +96,64 @@ class VAE(GenerativeModel):
         self.event_dims = len(spec.shape)
 
     # -- the two networks -------------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, *shape) -> mu, logvar, each (B, M)."""
-        h = self.encoder(x.flatten(1) if self.config.net == "mlp" else x).float()  # fp32 under autocast
+    def encode(self, x: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, *shape) (and conditions (B, K) of a conditional VAE) -> mu, logvar, each (B, M)."""
+        x = x.flatten(1) if self.config.net == "mlp" else x
+        if self.condition is not None:
+            if c is None:
+                raise GenlabError("a conditional VAE encodes x with its condition c")
+            c = c.to(x.dtype)
+            x = torch.cat([x, c if x.dim() == 2 else c[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
+        h = self.encoder(x).float()  # fp32 under autocast
         mu, logvar = h.chunk(2, dim=-1)
         return mu, logvar
 
     def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
-        """(..., M) -> (..., *shape): Bernoulli logits or the Gaussian mean."""
+        """(..., M) latent codes (z, then the condition of a conditional VAE) -> (..., *shape):
+        Bernoulli logits or the Gaussian mean."""
         lead = z.shape[:-1]
         out = self.decoder(z.reshape(-1, z.shape[-1])).float()  # likelihoods in fp32 under autocast
         return out.view(*lead, *self.spec.shape)
+
+    def with_condition(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        """Latent codes: z (..., B, M) and the conditions (B, K) broadcast beside it."""
+        return z if c is None else torch.cat([z, c.to(z.dtype).expand(*z.shape[:-1], c.shape[-1])], -1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The decoder's mean E[x|z] in data space: (..., M) -> (..., *shape)."""
         out = self.decoder_output(z)
         return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
 
-    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log p(x|z): x (B, *shape), z (..., B, M) -> (..., B)."""
-        out = self.decoder_output(z)
+    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x|z, c): x (B, *shape), z (..., B, M), c (B, K) or None -> (..., B)."""
+        out = self.decoder_output(self.with_condition(z, c))
         if self.config.likelihood == "bernoulli":
             return losses.bernoulli_log_likelihood(out, x, self.event_dims)
         return losses.gaussian_log_likelihood(out, self.log_sigma, x, self.event_dims)
 
-    def log_px_given_z_samples(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) for many z at once (likelihood evaluation): z (n, B, M) -> (n, B). The
+    def log_px_given_z_samples(self, x: torch.Tensor, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x|z, c) for many z at once (likelihood evaluation): z (n, B, M) -> (n, B). The
         decoder runs example-major (z.transpose(0, 1), a view of how the estimator draws z)."""
         if self.config.likelihood == "bernoulli":
-            logits = self.decoder_output(z.transpose(0, 1))  # (B, n, *shape)
+            zc = self.with_condition(z.transpose(0, 1), None if c is None else c[:, None])  # (B, n, M + K)
+            logits = self.decoder_output(zc)  # (B, n, *shape)
             return losses.bernoulli_log_likelihood_samples(logits, x, self.event_dims).T
-        return self.log_px_given_z(x, z)
+        return self.log_px_given_z(x, z, c)
 
     # -- objective --------------------------------------------------------------------------
-    def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-example E_q[log p(x|z)] (one reparameterised sample) and KL(q||p): (B,), (B,)."""
-        mu, logvar = self.encode(x)
+    def elbo_terms(self, x: torch.Tensor, c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example E_q[log p(x|z, c)] (one reparameterised sample) and KL(q(z|x, c)||p(z)): (B,), (B,)."""
+        mu, logvar = self.encode(x, c)
         z = losses.reparameterize(mu, logvar)
-        return self.log_px_given_z(x, z), losses.kl_normal_standard(mu, logvar)
+        return self.log_px_given_z(x, z, c), losses.kl_normal_standard(mu, logvar)
+
+    def condition_of_real(self, y: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
+        return self.condition.of_real(y, x) if self.condition is not None else None
+
+    @torch.no_grad()
+    def prepare(self, data: Dataset) -> None:
+        if self.condition is not None:
+            self.condition.prepare(data)
 
     def kl_weight(self, step: int) -> float:
         c = self.config
@@ -135,13 +164,14 @@ class VAE(GenerativeModel):
 
     def train_step(self, batches: Iterator[Batch], optimizers: dict[str, torch.optim.Optimizer],
                    step: int) -> StepOutput:
-        x = next(batches).x
+        batch = next(batches)
+        x, cond = batch.x, self.condition_of_real(batch.y, batch.x)
         opt = optimizers["vae"]
         c = self.config
         lr = c.lr * c.lr_decay ** (step // c.lr_decay_every)  # a function of the step: exact resume
         for group in opt.param_groups:
             group["lr"] = lr
-        rec, kl = self.elbo_terms(x)
+        rec, kl = self.elbo_terms(x, cond)
         beta = self.kl_weight(step)
         loss = -(rec - beta * kl).mean()
         backward_step(loss, opt)
@@ -150,23 +180,35 @@ class VAE(GenerativeModel):
 
     # -- using the model --------------------------------------------------------------------
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Decoder mean at the posterior mean: (B, *shape) -> (B, *shape)."""
-        return self.decode(self.encode(x)[0])
+        return self.decode(self.with_condition(self.encode(x, c)[0], c))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
-        """n draws of the decoder mean at z ~ p(z): (n, *shape)."""
+        """n draws of the decoder mean at z ~ p(z) (and c ~ p(c), or the class ``condition``
+        names, for a conditional VAE): (n, *shape)."""
         return self.decode(self.prior(n, generator, condition))
 
     def prior(self, n: int, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
-        """n latent codes z ~ N(0, I): (n, latent_dim), from ``generator`` (CPU) when given."""
-        if condition is not None:
-            raise GenlabError(f"this {self.name} run is unconditional; it takes no condition")
-        return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        """n latent codes: z ~ N(0, I) (n, latent_dim), then the condition of a conditional VAE.
+        From ``generator`` (CPU) when given."""
+        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        if self.condition is None:
+            if condition is not None:
+                raise GenlabError(f"this {self.name} run is unconditional; it takes no condition")
+            return z
+        return torch.cat([z, self.condition.conditions(condition, n, generator).to(z.dtype)], 1)
+
+    def class_grid(self, per_class: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Codes (K * per_class, M + K): K rows of the same ``per_class`` z, row k of class k."""
+        z = self.prior(per_class, generator)[:, :self.config.latent_dim]
+        return torch.cat([self.with_condition(z, self.condition.conditions(k, per_class)) for k in range(self.condition.dim)])
 
     @torch.no_grad()
     def preview(self, x: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
+        if self.condition is not None:  # a class grid; reconstructions need the labels the trainer does not pass
+            return {"samples": self.decode(self.class_grid(8, torch.Generator().manual_seed(seed)))}
         z = fixed_normal((x.shape[0], self.config.latent_dim), seed, self.device)
         return {"samples": self.decode(z), "reconstructions": interleave(x, self.reconstruct(x))}
 
@@ -175,22 +217,28 @@ class VAE(GenerativeModel):
                  max_examples: int | None = None, seed: int = 0, progress: bool = False,
                  **_: Any) -> dict[str, Any]:
         """Test-set ELBO, importance-weighted NLL with ``k`` samples, and reconstruction MSE (nats
-        per example, summed over pixels; MSE is per pixel)."""
+        per example, summed over pixels; MSE is per pixel). A conditional VAE's are of x given its
+        label: log p(x|c)."""
         x_all = data.test if max_examples is None else data.test[:max_examples]
+        y_all = data.test_labels[:x_all.shape[0]] if data.test_labels is not None else None
+        if self.condition is not None and y_all is None:
+            raise GenlabError(f"a conditional VAE is evaluated with the test labels; {data.name} has none")
         state = torch.random.get_rng_state()
         torch.manual_seed(seed)  # evaluation is reproducible and leaves the caller's RNG as it was
         elbo_sum = nll_sum = se_sum = 0.0
         try:
             chunks = x_all.split(batch_size)
-            for x in _maybe_tqdm(chunks, progress, f"NLL (k={k}), batches of {batch_size}"):
+            for i, x in enumerate(_maybe_tqdm(chunks, progress, f"NLL (k={k}), batches of {batch_size}")):
                 x = x.to(self.device)
-                mu, logvar = self.encode(x)
-                rec, kl = self.elbo_terms(x)
+                c = None if self.condition is None else self.condition_of_real(
+                    y_all[i * batch_size:i * batch_size + x.shape[0]].to(self.device), x)
+                mu, logvar = self.encode(x, c)
+                rec, kl = self.elbo_terms(x, c)
                 elbo_sum += float((rec - kl).sum())
                 ll = likelihood.importance_log_likelihood(
-                    x, mu, logvar, self.log_px_given_z_samples, k=k)
+                    x, mu, logvar, lambda xx, z: self.log_px_given_z_samples(xx, z, c), k=k)
                 nll_sum += float(-ll.sum())
-                se_sum += float((self.decode(mu) - x).pow(2).sum())
+                se_sum += float((self.decode(self.with_condition(mu, c)) - x).pow(2).sum())
         finally:
             torch.random.set_rng_state(state)
         n = x_all.shape[0]
@@ -216,3 +264,15 @@ def _maybe_tqdm(it: Any, on: bool, desc: str) -> Any:
     from tqdm import tqdm
 
     return tqdm(it, desc=desc, leave=False, unit="batch")  # with the time left
+
+
+@dataclass
+class CVAEConfig(VAEConfig):
+    condition: str = "class"
+
+
+class CVAE(VAE):
+    """The conditional VAE: q(z|x, c), p(x|z, c), p(z) = N(0, I); NLL and ELBO of x given its class."""
+
+    name = "cvae"
+    Config = CVAEConfig

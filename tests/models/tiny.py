@@ -17,6 +17,7 @@ TINY = {
     "wgan-gp": [dict(ngf=4, ndf=4, z_dim=4, d_steps=2, pack=2)],
     "cgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, d_condition="concat", loss="wgan-gp", pack=2),
              dict(net="mlp", g_hidden=(16,), d_hidden=(16,), z_dim=4, d_single=())],
+    "cvae": [dict(net="mlp", hidden=(16,), latent_dim=3), dict(net="conv", width=4, latent_dim=3)],
     "acgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, class_loss_on_fakes=False, loss="hinge")],
 }
 
