@@ -453,10 +453,11 @@ class GAN(GenerativeModel):
         samples = torch.cat([self.sample(min(500, n - i), generator=g).cpu() for i in range(0, n, 500)])
         results = score_images(samples, data, features=features)
         if isinstance(self.condition, Classes):  # was the condition obeyed, and at what cost to diversity
-            from genlab.metrics.conditional import conditional_accuracy
+            from genlab.metrics.conditional import classification_accuracy_score, conditional_accuracy
 
             per_class = max(1, n // self.condition.dim)
             results.update(conditional_accuracy(self, data, n_per_class=per_class, seed=seed))
+            results.update(classification_accuracy_score(self, data, seed=seed))
         return results
 
 

@@ -116,3 +116,17 @@ def test_genlab_evaluator_reports_user_errors_on_one_line(capsys):
     assert main.main(["evaluator", "train", "--data", "ring8", "--quick"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "labelled image data set" in err
+
+
+def test_frechet_distance_matches_the_formula_for_gaussians():
+    """Two Gaussians with known means and diagonal covariances: FD = |mu1-mu2|^2 + sum (s1 - s2)^2
+    for standard deviations s (the matrix square root of diagonal matrices is elementwise)."""
+    from genlab.metrics.conditional import frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    s1, s2 = torch.tensor([1.0, 2.0, 0.5]), torch.tensor([1.5, 1.0, 0.5])
+    a = torch.randn(200_000, 3, generator=g, dtype=torch.float64) * s1
+    b = torch.randn(200_000, 3, generator=g, dtype=torch.float64) * s2 + torch.tensor([1.0, 0.0, -2.0], dtype=torch.float64)
+    expected = 1.0 + 4.0 + ((s1 - s2) ** 2).sum().item()
+    assert abs(frechet_distance(a, b) - expected) < 0.05
+    assert abs(frechet_distance(a, a)) < 1e-6

@@ -176,15 +176,21 @@ def test_the_class_head_gives_raw_logits_to_the_cross_entropy():
 @pytest.mark.slow
 def test_a_tiny_cgan_on_digits_draws_the_class_it_is_asked_for(tmp_path):
     """A seeded cgan on the 8x8 digits, 1,500 steps (about 20 s here): the shipped digits
-    evaluator reads the asked-for class on at least 70 % of its samples (chance: 10 %)."""
+    evaluator reads the asked-for class on at least 70 % of its samples (chance: 10 %; 0.79
+    measured), and a classifier trained on its samples alone reaches 60 % on the real test set
+    (CAS 0.81 measured, 0.97 for the same classifier trained on real images)."""
     import genlab
-    from genlab.metrics.conditional import conditional_accuracy
+    from genlab.metrics.conditional import classification_accuracy_score, conditional_accuracy
 
     model = genlab.train("cgan", "digits", steps=1500, batch_size=64, seed=0, out=tmp_path / "c", progress=False,
                          tensorboard=False, sample_every=0, log_every=500,
                          overrides=["ngf=32", "ndf=32", "z_dim=32", "lr_g=1e-3"])
-    result = conditional_accuracy(model, genlab.api.load_data(model.run_config.data), n_per_class=100, seed=0)
+    data = genlab.api.load_data(model.run_config.data)
+    result = conditional_accuracy(model, data, n_per_class=100, seed=0)
     assert result["conditional_accuracy"] >= 0.70, result
+    assert result["conditional_accuracy_real"] > 0.95 and 0 < result["class_recall"] <= 1
+    cas = classification_accuracy_score(model, data, seed=0)
+    assert cas["cas"] >= 0.6 and cas["cas_real"] > 0.9, cas
 
 
 def test_the_cvae_likelihood_is_of_x_given_its_class():
