@@ -21,7 +21,11 @@ TINY = {
     "acgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, class_loss_on_fakes=False, loss="hinge")],
 }
 
+# the cases above that also run on 2-D points (MLP networks, no labels)
+ON_POINTS = {"ae": [0], "vae": [0], "gan": [0, 1]}
+
 IMAGE_SPEC = DataSpec(kind="image", shape=(1, 8, 8), num_classes=10)
+POINT_SPEC = DataSpec(kind="points", shape=(2,), center=(0.0, 0.0), scale=1.0)
 
 
 def tiny_images(n: int = 64, seed: int = 0) -> Dataset:
@@ -30,3 +34,13 @@ def tiny_images(n: int = 64, seed: int = 0) -> Dataset:
     y = torch.randint(0, 10, (n,), generator=g)
     return Dataset(name="tiny", kind="image", train=x, test=x[:16], train_labels=y, test_labels=y[:16],
                    num_classes=10)
+
+
+def tiny_points(n: int = 64, seed: int = 0) -> Dataset:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g) + 3 * torch.randint(0, 2, (n, 1), generator=g)
+    return Dataset(name="tiny-points", kind="points", train=x, test=x[:16])
+
+
+def tiny_data(kind: str) -> Dataset:
+    return tiny_images() if kind == "image" else tiny_points()
