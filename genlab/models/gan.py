@@ -165,6 +165,7 @@ class GAN(GenerativeModel):
         self.batches_per_step = c.d_steps
         image = spec.kind == "image"
         kind = c.condition if c.condition != "auto" else ("clusters" if not image and c.clusters else "none")
+        self._check_applicable(kind, spec)
         self.condition = make_condition(kind, spec, c.clusters)
         cdim = self.condition.dim if self.condition is not None else 0
         if self.condition is None and c.d_condition not in (None, "none"):
@@ -196,6 +197,25 @@ class GAN(GenerativeModel):
         center = torch.tensor(spec.center) if spec.center is not None else torch.zeros(1)
         self.register_buffer("center", center, persistent=False)
         self.point_scale = spec.scale or 1.0
+
+    def _check_applicable(self, kind: str, spec: DataSpec) -> None:
+        """A setting changed from the preset's value that does nothing here is an error, not ignored."""
+        c, preset = self.config, type(self.config)()
+        applies = {
+            "clusters": (kind == "clusters" or c.clusters == 0, "it applies to condition=clusters, on points"),
+            "ngf": (c.net == "dcgan", "it applies to net=dcgan"),
+            "ndf": (c.net == "dcgan", "it applies to net=dcgan"),
+            "norm": (c.net == "dcgan", "it applies to net=dcgan"),
+            "g_hidden": (c.net == "mlp", "it applies to net=mlp"),
+            "d_hidden": (c.net == "mlp", "it applies to net=mlp"),
+            "d_single": (c.net == "mlp", "it applies to net=mlp"),
+            "clip": (c.loss == "wgan", "it applies to loss=wgan"),
+            "gp_lambda": (c.loss == "wgan-gp", "it applies to loss=wgan-gp"),
+            **{k: (c.loss == "ls", "it applies to loss=ls") for k in ("ls_a", "ls_b", "ls_c")},
+        }
+        for name, (ok, why) in applies.items():
+            if not ok and getattr(c, name) != getattr(preset, name):
+                raise ConfigError(f"{name}={getattr(c, name)} does nothing in this {self.name} run ({why}); remove it")
 
     def add_heads(self) -> None:
         """More heads on D's trunk (``self.discriminator.NAME = module``), in subclasses."""

@@ -90,6 +90,12 @@ BAD = [
     (["train", "vae", "--data", "digits", "train.batch_size=1e30"], "batch_size must be a whole number"),
     (["sample", "/no/such/run", "--n", "100000000", "--out", "x.npy"], "--n: must be a whole number from 1 to"),
     (["eval", "/no/such/run", "--k", "100000000"], "--k: must be a whole number from 1 to 1_000_000"),
+    # a setting that does nothing for this model or data is an error, not ignored (issue 12)
+    (["train", "gan", "--data", "digits", "clusters=7"], "clusters=7 does nothing in this gan run"),
+    (["train", "dcgan", "--data", "digits", "clip=0.1"], "it applies to loss=wgan"),
+    (["train", "gan", "--data", "ring8", "ngf=8"], "it applies to net=dcgan"),
+    (["train", "dcgan", "--data", "digits", "d_condition=concat"], "applies to a conditional model"),
+    (["train", "cgan", "--data", "ring8", "--net", "mlp"], "needs labelled data"),
 ]
 
 
