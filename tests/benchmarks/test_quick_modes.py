@@ -40,6 +40,26 @@ def test_fmnist_gans_quick(tmp_path):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # runs cleaned up
 
 
+def test_conditional_quick(tmp_path):
+    """Every conditional variant and the unconditional dcgan train, are scored (conditional accuracy
+    beside the real images', class recall, CAS beside its real-trained twin) and get a grid (digits)."""
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/conditional/run.py"), "--quick", "--threads", "1",
+                    "--run-dir", str(tmp_path / "runs"), "--out", str(out)], check=True, capture_output=True)
+    record = json.loads(out.read_text())
+    assert record["quick"] and record["data"] == "digits"
+    assert [r["variant"] for r in record["tables"]] == ["cgan (projection)", "cgan (concatenation)", "acgan (fakes too)",
+                                                        "acgan (reals only)", "cvae", "dcgan (unconditional)"]
+    for r in record["runs"]:
+        assert r["fid"] > 0 and (tmp_path / r["grid"]).is_file(), r
+        if r["variant"].startswith("dcgan"):
+            assert r["conditional_accuracy"] is None and r["cas"] is None
+        else:
+            assert 0 <= r["conditional_accuracy"] <= 1 and r["conditional_accuracy_real"] > 0.9
+            assert 0 <= r["class_recall"] <= 1 and 0 <= r["cas"] <= 1 and 0 <= r["cas_real"] <= 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # runs cleaned up
+
+
 def test_speed_quick(tmp_path):
     """Every row of the speed table, the estimators side by side and the thread rows (tiny sizes)."""
     out = tmp_path / "results.json"
