@@ -34,11 +34,11 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def write_json(path: Path, record: dict) -> None:
-    """Write ``record`` to ``path`` through a temporary file, so an interrupted write keeps the old one."""
+    """Write ``record`` to ``path`` atomically, so an interrupted write keeps the old one."""
+    from genlab.files import atomic_write_text
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 
 def splice(text: str, marker: str, body: str) -> str:
