@@ -45,20 +45,14 @@ class GANConfig:
     loss: str = "ns"  # ns | minimax | ls | wgan | wgan-gp | hinge
     net: str = "mlp"  # mlp | dcgan
     z_dim: int = 64
-    # G: 3 x 128 ReLU; D: 2 x 128 LeakyReLU on the pack, plus the per-example head d_single
-    # (below). A 3 x 256 G costs about a third more time a step and bought nothing before
-    # cluster conditioning (benchmarks/toy2d's ablation of that recipe)
-    g_hidden: tuple[int, ...] = (128, 128, 128)  # mlp widths
-    d_hidden: tuple[int, ...] = (128, 128)
+    g_hidden: tuple[int, ...] = (128, 128, 128)  # mlp widths of G
+    d_hidden: tuple[int, ...] = (128, 128)  # mlp widths of D (on the pack)
     ngf: int = 64  # dcgan: G channels at the last hidden layer, doubled towards the input
     ndf: int = 64
     norm: str = "auto"  # dcgan: batch | layer | none; auto = batch, layer for wgan-gp
-    d_steps: int = 1  # K: discriminator steps per generator step
+    d_steps: int = 1  # K: discriminator steps per generator step (the course's Algorithm 13.1)
     optimizer: str = "adam"  # adam | rmsprop
-    # Adam(1e-3, beta1 0.5): 5x the DCGAN lr. On the 2-D mixtures, what limits HQ is the mass G
-    # leaves on paths between modes; sharpening those transitions takes many large updates, so a
-    # high lr early then a decay (below) beats a small constant lr at the same budget.
-    lr_g: float = 1e-3
+    lr_g: float = 1e-3  # the recipe's high lr, decayed below (benchmarks/toy2d)
     lr_d: float = 1e-3
     beta1: float = 0.5
     beta2: float = 0.999
@@ -67,53 +61,25 @@ class GANConfig:
     ls_a: float = 0.0  # lsgan labels: a for fakes, b for reals, c what G wants D to say
     ls_b: float = 1.0
     ls_c: float = 1.0
-    # PacGAN: D judges `pack` samples jointly (Lin et al. 2018, https://arxiv.org/abs/1712.04086):
-    # a collapsed G makes packs of near-copies, which D can tell from packs of real data.
-    pack: int = 4
-    # mlp D with pack > 1: widths of a per-example head whose scores are added to the packed D's
-    # score, D(x_1..x_p) = D_joint(x_1, ..., x_p) + sum_i D_single(x_i) (empty = off). genlab's own
-    # combination of PacGAN's joint D (diversity: all the modes) with an unpacked D (precision: a
-    # packed D alone must find one off-mode point among p, so G keeps mass on the paths between
-    # modes; without packing, G drops modes); in the spirit of several discriminators (GMAN,
-    # Durugkar et al. 2016, https://arxiv.org/abs/1611.01673). benchmarks/toy2d measures it.
+    pack: int = 4  # PacGAN: D judges pack samples jointly (https://arxiv.org/abs/1712.04086)
+    # mlp D with pack > 1: a per-example head added to the packed score (genlab's; benchmarks/toy2d)
     d_single: tuple[int, ...] = (128, 128)
-    # decay of an exponential moving average of G's weights, used for sampling (0 = off)
-    # (Yazici et al. 2019, https://arxiv.org/abs/1806.04498): averages out the last oscillations.
-    ema: float = 0.999
-    # Learning-rate decay, a pure function of the step (so resume stays bit-exact): both lrs are
-    # multiplied by a factor going linearly from 1 at step lr_decay_start to lr_decay_to at step
-    # lr_decay_end, then held. Off when lr_decay_end <= lr_decay_start. Late-training precision:
-    # with a constant lr, G and D keep circling the equilibrium at a radius set by the step size
-    # (Mescheder et al. 2017, https://arxiv.org/abs/1705.10461); shrinking the step lands the
-    # samples on the modes (the 3-std HQ test on ring8 needs 0.03). The recipe decays over the
-    # last 80 % of its 12,000 steps: with other --steps, move lr_decay_end (and start) along.
+    ema: float = 0.999  # EMA of G for sampling, 0 = off (https://arxiv.org/abs/1806.04498)
+    # lr x factor going linearly from 1 at lr_decay_start to lr_decay_to at lr_decay_end (a function of the step)
     lr_decay_start: int = 2_400
     lr_decay_end: int = 12_000
     lr_decay_to: float = 0.01
-    spectral_norm: bool = False  # SN on every D layer (Miyato et al. 2018, https://arxiv.org/abs/1802.05957)
-    # R1 penalty gamma/2 * E_x ||grad_x D(x)||^2 on real data (Mescheder et al. 2018,
-    # https://arxiv.org/abs/1801.04406): a D that is flat on the data makes the game converge locally.
-    r1_gamma: float = 0.0
-    # Sampling only: drop this fraction of latent draws, those where G's Jacobian norm
-    # ||dG/dz||_F is largest (JBOP, Tanielian et al. 2020, https://arxiv.org/abs/2006.00161).
-    # A continuous G of a connected latent must cross the empty space between separated modes
-    # somewhere; it does so where it is steepest, so those draws are the off-mode ones. 0 = off
-    # (samples are exactly G(z), z ~ N(0, I)); points (at most 16 values a sample) only.
+    spectral_norm: bool = False  # SN on every D layer (https://arxiv.org/abs/1802.05957)
+    r1_gamma: float = 0.0  # R1 penalty gamma/2 E||grad_x D(x)||^2 on reals (https://arxiv.org/abs/1801.04406)
+    # sampling: drop this fraction of draws where ||dG/dz|| is largest, points only (https://arxiv.org/abs/2006.00161)
     jacobian_reject: float = 0.0
-    # Cluster conditioning, points only (images ignore it). Before the first step a spherical
-    # Gaussian mixture is fitted to the training points, its number of components chosen by BIC
-    # up to `clusters` (the fit `genlab eval` uses for modes). G gets z plus the one-hot cluster it
-    # must produce, drawn with the clusters' frequencies; D judges each point with its cluster (a
-    # real point's is its nearest centre). Each cluster's G then fills one convex cell around one
-    # mode: nothing crosses the empty space between modes and the mode weights come from the data.
-    # genlab's version, on raw coordinates, of self-conditioned GANs (Liu et al. 2020,
-    # https://arxiv.org/abs/2006.10728), which cluster D's features. 0 = off.
+    # condition=clusters: up to this many clusters fitted to the points, number by BIC
+    # (in the spirit of https://arxiv.org/abs/2006.10728); 0 = none
     clusters: int = 40
-    # what G and D are given besides z and x: none | class (labels) | clusters (points) |
-    # auto (the 2-D recipe: clusters on points, none on images)
+    # none | class | clusters | auto (the 2-D recipe: clusters on points, none on images)
     condition: str = "auto"
-    # how D sees c: projection (Miyato & Koyama 2018, https://arxiv.org/abs/1802.05637) |
-    # concat (c beside x at D's input) | none (AC-GAN); default projection for classes, concat for clusters
+    # how D sees c: projection (https://arxiv.org/abs/1802.05637) | concat | none (AC-GAN);
+    # default projection for classes, concat for clusters
     d_condition: str | None = None
 
     def validate(self) -> None:
