@@ -22,7 +22,7 @@ from typing import Callable
 from genlab.errors import GenlabError
 
 LOCK_FILE = ".lock"
-TMP_SUFFIX = ".tmp"  # hidden files ".NAME.XXXX.tmp" and checkpoint directories ".tmp-step-..."
+TMP_SUFFIX = ".tmp"  # hidden files ".NAME.<random>.tmp" and checkpoint directories ".tmp-step-..."
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}

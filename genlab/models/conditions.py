@@ -9,6 +9,7 @@ the model's state dict, so checkpoints carry it.
 
 from __future__ import annotations
 
+import abc
 import difflib
 
 import torch
@@ -21,7 +22,7 @@ from genlab.errors import ConfigError, DataError, GenlabError
 KINDS = ("none", "class", "clusters")
 
 
-class Condition(nn.Module):
+class Condition(nn.Module, abc.ABC):
     kind: str = ""
     dim: int = 0
 
@@ -43,13 +44,13 @@ class Condition(nn.Module):
         """The category of one-hot conditions: (n, dim) -> (n,)."""
         return c.argmax(-1)
 
+    @abc.abstractmethod
     def of_real(self, y: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
         """The condition of real examples: labels ``y`` (n,) or model-space points ``x``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def parse(self, text: str | int) -> int:
         """A user's words (a name or an index) as a category."""
-        raise NotImplementedError
 
     def conditions(self, what, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """(n, dim) conditions: drawn from p(c) when ``what`` is None, else the category it names
