@@ -38,13 +38,12 @@ from genlab.models.gan_nets import (DCGANDiscriminator, DCGANGenerator, MLPDiscr
 
 @dataclass
 class GANConfig:
-    """The `gan` preset: an MLP GAN with the recipe that covers every mode of the 2-D mixtures
-    (benchmarks/toy2d: what each part buys). The course's plain GAN is configs/gan-plain.yaml;
-    the dcgan/lsgan/wgan/wgan-gp presets below reset every recipe field to their papers' values."""
+    """Every GAN's settings, at the papers' values (DCGAN's optimiser, no recipe); the presets below
+    (the 2-D recipe of `gan`, dcgan, lsgan, wgan, wgan-gp, cgan, acgan) change a few each."""
 
     loss: str = "ns"  # ns | minimax | ls | wgan | wgan-gp | hinge
     net: str = "mlp"  # mlp | dcgan
-    z_dim: int = 64
+    z_dim: int = 100
     g_hidden: tuple[int, ...] = (128, 128, 128)  # mlp widths of G
     d_hidden: tuple[int, ...] = (128, 128)  # mlp widths of D (on the pack)
     ngf: int = 64  # dcgan: G channels at the last hidden layer, doubled towards the input
@@ -52,8 +51,8 @@ class GANConfig:
     norm: str = "auto"  # dcgan: batch | layer | none; auto = batch, layer for wgan-gp
     d_steps: int = 1  # K: discriminator steps per generator step (the course's Algorithm 13.1)
     optimizer: str = "adam"  # adam | rmsprop
-    lr_g: float = 1e-3  # the recipe's high lr, decayed below (benchmarks/toy2d)
-    lr_d: float = 1e-3
+    lr_g: float = 2e-4  # Adam(2e-4, beta1 0.5) (https://arxiv.org/abs/1511.06434)
+    lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
     clip: float = 0.01  # wgan: critic weights clipped to [-clip, clip]
@@ -61,22 +60,22 @@ class GANConfig:
     ls_a: float = 0.0  # lsgan labels: a for fakes, b for reals, c what G wants D to say
     ls_b: float = 1.0
     ls_c: float = 1.0
-    pack: int = 4  # PacGAN: D judges pack samples jointly (https://arxiv.org/abs/1712.04086)
+    pack: int = 1  # PacGAN: D judges pack samples jointly (https://arxiv.org/abs/1712.04086)
     # mlp D with pack > 1: a per-example head added to the packed score (genlab's; benchmarks/toy2d)
     d_single: tuple[int, ...] = (128, 128)
-    ema: float = 0.999  # EMA of G for sampling, 0 = off (https://arxiv.org/abs/1806.04498)
+    ema: float = 0.0  # EMA of G for sampling, 0 = off (https://arxiv.org/abs/1806.04498)
     # lr x factor going linearly from 1 at lr_decay_start to lr_decay_to at lr_decay_end (a function of the step)
-    lr_decay_start: int = 2_400
-    lr_decay_end: int = 12_000
-    lr_decay_to: float = 0.01
+    lr_decay_start: int = 0
+    lr_decay_end: int = 0
+    lr_decay_to: float = 1.0
     spectral_norm: bool = False  # SN on every D layer (https://arxiv.org/abs/1802.05957)
     r1_gamma: float = 0.0  # R1 penalty gamma/2 E||grad_x D(x)||^2 on reals (https://arxiv.org/abs/1801.04406)
     # sampling: drop this fraction of draws where ||dG/dz|| is largest, points only (https://arxiv.org/abs/2006.00161)
     jacobian_reject: float = 0.0
     # condition=clusters: up to this many clusters fitted to the points, number by BIC
     # (in the spirit of https://arxiv.org/abs/2006.10728); 0 = none
-    clusters: int = 40
-    # none | class | clusters | auto (the 2-D recipe: clusters on points, none on images)
+    clusters: int = 0
+    # none | class | clusters | auto (clusters on points when clusters > 0, else none)
     condition: str = "auto"
     # how D sees c: projection (https://arxiv.org/abs/1802.05637) | concat | none (AC-GAN);
     # default projection for classes, concat for clusters
@@ -115,9 +114,26 @@ class GANConfig:
             raise ConfigError(f"d_condition must be projection, concat or none, got {self.d_condition!r}")
 
 
+@dataclass
+class GANRecipeConfig(GANConfig):
+    """The `gan` preset: the recipe that covers every mode of the 2-D mixtures (benchmarks/toy2d:
+    what each part buys). The course's plain GAN is configs/gan-plain.yaml."""
+
+    z_dim: int = 64
+    lr_g: float = 1e-3  # high, then decayed (benchmarks/toy2d)
+    lr_d: float = 1e-3
+    pack: int = 4
+    d_single: tuple[int, ...] = (128, 128)
+    ema: float = 0.999
+    lr_decay_start: int = 2_400
+    lr_decay_end: int = 12_000
+    lr_decay_to: float = 0.01
+    clusters: int = 40
+
+
 class GAN(GenerativeModel):
     name = "gan"
-    Config = GANConfig
+    Config = GANRecipeConfig
     eval_options = {"n_samples", "modes", "features", "seed"}  # the options of evaluate() (genlab eval's flags)
     # batch 128 and 12,000 steps, about a minute on this kind of 2-core CPU. With cluster
     # conditioning 12,000 steps reach what 36,000 did (benchmarks/toy2d's ablation); without it,
@@ -465,18 +481,9 @@ def _adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimize
 
 @dataclass
 class DCGANConfig(GANConfig):
-    """DCGAN's settings; every field the `gan` recipe changes is reset to the paper's value."""
+    """DCGAN's settings: the base's, on the dcgan networks."""
 
     net: str = "dcgan"
-    z_dim: int = 100
-    lr_g: float = 2e-4  # Adam(2e-4, beta1 0.5)
-    lr_d: float = 2e-4
-    pack: int = 1
-    ema: float = 0.0
-    lr_decay_start: int = 0
-    lr_decay_end: int = 0
-    lr_decay_to: float = 1.0
-    clusters: int = 0
 
 
 class DCGAN(GAN):

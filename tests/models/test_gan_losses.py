@@ -9,7 +9,7 @@ from torch import nn
 from genlab.data.dataset import DataSpec
 from genlab.data.loader import BatchStream
 from genlab.models import gan_losses as L
-from genlab.models.gan import GAN, GANConfig
+from genlab.models.gan import GAN, GANRecipeConfig as GANConfig  # the `gan` preset: the 2-D recipe
 
 
 def test_bce_discriminator_loss_golden_number():

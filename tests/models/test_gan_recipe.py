@@ -16,7 +16,7 @@ from genlab.data.dataset import DataSpec
 from genlab.data.loader import BatchStream
 from genlab.data.points import grid_modes, ring_modes
 from genlab.errors import ConfigError
-from genlab.models.gan import GAN, GANConfig
+from genlab.models.gan import GAN, GANRecipeConfig as GANConfig  # the `gan` preset: the 2-D recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = DataSpec(kind="points", shape=(2,), center=(0.0, 0.0), scale=1.0)
@@ -251,3 +251,12 @@ def test_each_clusters_generator_learns_its_own_cell(tmp_path):
     assert own > 0.99, own
     r = model.evaluate(load_data(DataConfig(name="grid25")), n_samples=2500, seed=0)
     assert r["modes"] == 25 and r["hq"] > 0.9 and r["reverse_kl"] < 0.05, r
+
+
+def test_the_base_config_holds_the_papers_values_and_the_recipe_is_a_preset():
+    from genlab.models.gan import GANConfig as Base
+
+    base = Base()
+    assert (base.pack, base.ema, base.lr_g, base.clusters, base.lr_decay_end) == (1, 0.0, 2e-4, 0, 0)
+    recipe = build_config("gan").model_config
+    assert (recipe.pack, recipe.ema, recipe.lr_g, recipe.clusters) == (4, 0.999, 1e-3, 40)

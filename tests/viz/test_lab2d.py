@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from genlab.data.dataset import DataSpec
-from genlab.models.gan import GAN, GANConfig
+from genlab.models.gan import GAN, GANRecipeConfig as GANConfig  # the `gan` preset: the 2-D recipe
 from genlab.viz import draw_field, draw_model_field, field_and_grad, make_gif
 from genlab.viz.lab2d import DPI, FIGSIZE, data_bounds, gradient
 
