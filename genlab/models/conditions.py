@@ -150,3 +150,14 @@ def make_condition(kind: str, spec: DataSpec, clusters: int) -> Condition | None
     if spec.kind != "points":
         raise ConfigError("condition=clusters applies to points (the 2-D lab); use condition=class for images")
     return Clusters(clusters, spec.dim)
+
+
+def beside(z: torch.Tensor, condition: Condition | None, what=None, generator: torch.Generator | None = None,
+           model: str = "model") -> torch.Tensor:
+    """Latent codes: z (n, Z), then c (n, dim) of ``condition`` (drawn from p(c), or the one
+    ``what`` names); z alone for an unconditional model, which takes no ``what``."""
+    if condition is None:
+        if what is not None:
+            raise GenlabError(f"this {model} run is unconditional; it takes no condition")
+        return z
+    return torch.cat([z, condition.conditions(what, z.shape[0], generator).to(z.dtype)], 1)

@@ -29,7 +29,7 @@ from genlab.data.loader import Batch
 from genlab.errors import ConfigError, GenlabError
 from genlab.models import gan_losses as L
 from genlab.models.base import GenerativeModel, StepOutput
-from genlab.models.conditions import KINDS, Classes, Clusters, make_condition
+from genlab.models.conditions import KINDS, Classes, Clusters, beside, make_condition
 from genlab.models.ema import EMA
 from genlab.training.precision import backward_step, full_precision
 from genlab.models.gan_nets import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
@@ -248,11 +248,7 @@ class GAN(GenerativeModel):
             z = torch.randn(n, self.config.z_dim, device=self.device)
         else:
             z = torch.randn(n, self.config.z_dim, generator=generator).to(self.device)
-        if self.condition is None:
-            if condition is not None:
-                raise GenlabError(f"this {self.name} run is unconditional; it takes no condition")
-            return z
-        return torch.cat([z, self.condition.conditions(condition, n, generator).to(z.dtype)], 1)
+        return beside(z, self.condition, condition, generator, self.name)
 
     def condition_of(self, latent: torch.Tensor) -> torch.Tensor | None:
         """The condition part of latent codes (None for an unconditional model)."""

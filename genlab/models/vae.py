@@ -21,7 +21,7 @@ from genlab.errors import ConfigError, GenlabError
 from genlab.metrics import likelihood  # module import: likelihood itself imports models.losses
 from genlab.models import losses
 from genlab.models.base import GenerativeModel, StepOutput, fixed_normal
-from genlab.models.conditions import make_condition
+from genlab.models.conditions import beside, make_condition
 from genlab.models.nets import ConvDecoder, ConvEncoder, mlp
 from genlab.training.precision import backward_step
 
@@ -194,11 +194,7 @@ class VAE(GenerativeModel):
         """n latent codes: z ~ N(0, I) (n, latent_dim), then the condition of a conditional VAE.
         From ``generator`` (CPU) when given."""
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
-        if self.condition is None:
-            if condition is not None:
-                raise GenlabError(f"this {self.name} run is unconditional; it takes no condition")
-            return z
-        return torch.cat([z, self.condition.conditions(condition, n, generator).to(z.dtype)], 1)
+        return beside(z, self.condition, condition, generator, self.name)
 
     def class_grid(self, per_class: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Codes (K * per_class, M + K): K rows of the same ``per_class`` z, row k of class k."""
