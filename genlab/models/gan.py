@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from genlab.data.dataset import DataSpec, Dataset
 from genlab.data.loader import Batch
-from genlab.errors import ConfigError, GenlabError
+from genlab.errors import ConfigError
 from genlab.models import gan_losses as L
 from genlab.models.base import GenerativeModel, StepOutput
 from genlab.models.conditions import KINDS, Classes, Clusters, beside, make_condition
