@@ -304,9 +304,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"genlab: note: the likelihood takes {n_test:,} x {k:,} decoder passes; on a 2-core CPU "
               "10,000 x 5,000 take about 10 minutes (lower --k or --max-examples for less)", file=sys.stderr)
     options = {name: getattr(args, name) for name in given}
-    if "progress" in model.eval_options_extra:
-        options["progress"] = sys.stderr.isatty()
-    results = model.evaluate(data, **options)
+    results = model.evaluate(data, **options, progress=sys.stderr.isatty())  # a bar where a model has one
     results = {"model": model.name, "data": model.run_config.data.name, "step": model.step, **results}
     if args.json:  # JSON has no NaN or infinity: those are null
         print(json.dumps(_json_safe(results), allow_nan=False))

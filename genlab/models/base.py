@@ -35,9 +35,8 @@ class GenerativeModel(nn.Module, abc.ABC):
     train_defaults: ClassVar[dict[str, Any]] = {}
     # Batches of real data consumed by one train_step (K + 1 for a GAN with K critic steps).
     batches_per_step: int = 1
-    # Options evaluate() takes (genlab eval refuses the others), and those only the CLI passes.
+    # Options of evaluate() a user can set (genlab eval refuses the others).
     eval_options: ClassVar[set[str]] = set()
-    eval_options_extra: ClassVar[set[str]] = set()
 
     def __init__(self, config: Any, spec: DataSpec):
         super().__init__()

@@ -40,10 +40,6 @@ class Condition(nn.Module, abc.ABC):
     def one_hot(self, idx: torch.Tensor) -> torch.Tensor:
         return F.one_hot(idx, self.dim).to(self.p.dtype)
 
-    def index(self, c: torch.Tensor) -> torch.Tensor:
-        """The category of one-hot conditions: (n, dim) -> (n,)."""
-        return c.argmax(-1)
-
     @abc.abstractmethod
     def of_real(self, y: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
         """The condition of real examples: labels ``y`` (n,) or model-space points ``x``."""

@@ -67,7 +67,6 @@ class VAE(GenerativeModel):
     name = "vae"
     Config = VAEConfig
     eval_options = {"k", "max_examples", "seed"}  # the options of evaluate() (genlab eval's flags)
-    eval_options_extra = {"progress"}
     # The benchmark recipe (784-300-300-40, Bernoulli, dynamically binarised Fashion-MNIST):
     # see benchmarks/vae_fmnist.
     train_defaults = {"batch_size": 100, "steps": 180_000, "log_every": 500,
