@@ -51,6 +51,7 @@ from benchmarks.common import machine, mean_std, run_jobs, splice, write_json  #
 LOSSES = ("ns", "minimax", "ls", "wgan", "wgan-gp", "hinge")
 SETS = ("ring8", "grid25")
 PLAIN_CONFIG = ROOT / "configs" / "gan-plain.yaml"
+QUICK_LOSSES = ("ns", "wgan-gp")
 JBOP = 0.05  # jacobian_reject of the second evaluation of every run
 # Variants of the recipe a table can be measured with (overrides put before a row's own, except
 # the plain config's): "no-clusters" is the recipe before cluster conditioning (36,000 steps),
@@ -326,7 +327,7 @@ def plan(args: argparse.Namespace, run_root: Path) -> list[dict]:
                 add("trajectory", "recipe", data, [], s)
                 jobs[-1]["every"] = args.every
     if "robustness" in args.only:
-        for name, path, m in write_point_files(run_root / "points"):
+        for name, path, m in write_point_files(run_root / "points")[:2 if args.quick else None]:
             for s in seeds:
                 add("robustness", "recipe", path, [], s, modes=m)
     return jobs
@@ -343,7 +344,8 @@ def same_command(r: dict, steps_override: int | None) -> tuple:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="60 steps, 1 seed, every table: seconds")
+    p.add_argument("--quick", action="store_true", help="60 steps, 1 seed, every table (losses ns and wgan-gp, "
+                   "2 point files): seconds")
     p.add_argument("--only", nargs="+", default=["main", "robustness", "ablation", "trajectory"],
                    choices=("main", "robustness", "ablation", "trajectory"))
     p.add_argument("--every", type=int, default=3000, help="trajectory: score the run every N steps")
@@ -362,8 +364,9 @@ def main() -> None:
     p.add_argument("--fresh", action="store_true", help="ignore runs already in --out")
     p.add_argument("--keep-runs", action="store_true", help="keep the run directories")
     args = p.parse_args()
-    if args.quick:
+    if args.quick:  # two losses (a cross-entropy and a critic with its penalty), two point files: seconds
         args.seeds, args.steps, args.every = 1, args.steps or 60, 30
+        args.losses = [loss for loss in args.losses if loss in QUICK_LOSSES] or args.losses[:1]
     out = Path(args.out) if args.out else (HERE / "results.json" if not args.quick else
                                           Path(args.run_dir) / "results-quick.json")
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
@@ -402,8 +405,16 @@ def main() -> None:
         write_json(out, record)
         return record
 
-    for r in run_jobs(run_one, todo, args.jobs, threads):
-        runs.append({**r, "steps_override": args.steps})
+    # and a command planned twice in this sweep (the ablation's "recipe" row and the main table's
+    # ns row) is run once, its record copied to every twin
+    twins: dict[tuple, list[dict]] = {}
+    for job in todo:
+        twins.setdefault(same_command(job, args.steps) if job["table"] != "trajectory" else (id(job),), []).append(job)
+    for r in run_jobs(run_one, [group[0] for group in twins.values()], args.jobs, threads):
+        group = twins[same_command(r, args.steps)] if r["table"] != "trajectory" else [r]
+        for job in group:
+            runs.append({**r, **{k: job[k] for k in ("table", "row", "variant", "overrides")},
+                         "steps_override": args.steps})
         _report(r)
         save()
     record = save()

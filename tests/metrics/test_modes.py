@@ -5,7 +5,8 @@ import math
 import torch
 
 from genlab.data import load_dataset
-from genlab.metrics.modes import evaluate_points, fit_modes, mode_coverage, reverse_kl, spread
+from genlab.data.points import grid_modes, ring_modes
+from genlab.metrics.modes import choose_modes, evaluate_points, fit_modes, mode_coverage, reverse_kl, spread
 
 MODES = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
 
@@ -71,3 +72,18 @@ def test_spread_is_1_for_data_and_the_shrink_factor_for_narrower_modes():
     ref = torch.tensor([[0.2, 0.0], [0.0, -0.2]])
     assert math.isclose(spread(gen, ref, MODES, 0.1), math.sqrt(0.025) / 0.2, rel_tol=1e-6)
     assert math.isnan(spread(gen[:1], ref, MODES, 0.1))  # fewer than 2 HQ points: no mode to compare
+
+
+def test_the_bic_search_finds_the_true_number_of_modes_of_every_toy2d_set():
+    """ring8, grid25 and the point files of benchmarks/toy2d's robustness table: other scales,
+    offsets and numbers of modes (the cluster conditioning depends on this choice)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    sets = [(load_dataset("ring8").train.double().numpy(), 8), (load_dataset("grid25").train.double().numpy(), 25)]
+    for kind, m, size, centre, std in (("ring", 12, 50.0, (100.0, -20.0), 0.5), ("grid", 9, 0.01, (0.0, 0.0), 0.00025),
+                                       ("ring", 5, 1000.0, (-5000.0, 3000.0), 10.0), ("grid", 16, 10.0, (7.0, 7.0), 0.25)):
+        base = ring_modes(m) if kind == "ring" else grid_modes(m) / 2
+        centres = base * size + np.asarray(centre)
+        sets.append((centres[rng.integers(m, size=20_000)] + std * rng.standard_normal((20_000, 2)), m))
+    assert [choose_modes(x) for x, _ in sets] == [m for _, m in sets]
