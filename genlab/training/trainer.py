@@ -94,8 +94,11 @@ class Trainer:
             raise CheckpointError(f"checkpoint {checkpoint.path} was written by {saved_world} process(es); "
                                   f"resume it with {saved_world}, not {world} (the batches would differ)")
         if world > 1:  # this rank's own noise and binarisation draws
-            set_rng_state(state["ranks"][rank]["rng"], self.device)
-            self.stream.noise.set_state(state["ranks"][rank]["noise"])
+            own = state["ranks"][rank]
+            set_rng_state(own["rng"], self.device)
+            self.stream.noise.set_state(own["noise"])
+            window = own.get("log_window", {"sums": {}, "n": 0})  # a line is the mean of every rank's window
+            self.window = {"sums": {k: v.to(self.device) for k, v in window["sums"].items()}, "n": int(window["n"])}
         self.step = checkpoint.step
 
     # -- the loop ---------------------------------------------------------------------------
@@ -197,7 +200,8 @@ class Trainer:
         if distributed.active():
             distributed.broadcast_module(self.model)  # rank 0's batch-norm statistics everywhere
             state["ranks"] = distributed.gather_objects({"rng": rng_state(self.device),
-                                                         "noise": self.stream.noise.get_state()})
+                                                         "noise": self.stream.noise.get_state(),
+                                                         "log_window": state["log_window"]})
             if not is_main_process():
                 return None
         path = ckpt.save_checkpoint(self.run_dir, self.step, self.model.state_dict(), state, self.meta,

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from genlab.errors import ConfigError
 from genlab.training import checkpoint as ckpt
 from genlab.training import distributed
+from genlab.training.logging import read_metrics
 
 GAN_TINY = ["g_hidden=[16]", "d_hidden=[16]", "d_single=[8]", "z_dim=4"]
 
@@ -27,6 +28,11 @@ def genlab(*args, procs=1, cwd):
 
 def weights(run_dir):
     return load_file(str(ckpt.find_checkpoint(run_dir).path / "model.safetensors"))
+
+
+def losses(run_dir):
+    """The logged lines of a run without their timing."""
+    return [{k: v for k, v in line.items() if k != "images_per_s"} for line in read_metrics(run_dir / "metrics.jsonl")[0]]
 
 
 def test_two_processes_make_the_update_of_one_process_with_the_global_batch(tmp_path):
@@ -48,7 +54,7 @@ def test_two_processes_make_the_update_of_one_process_with_the_global_batch(tmp_
 
 
 def test_resume_under_two_processes_is_bit_exact_and_needs_two(tmp_path):
-    common = ["--data", "ring8", *GAN_TINY]
+    common = ["--data", "ring8", "train.log_every=4", *GAN_TINY]  # step 10 leaves a window of 2 steps open
     r = genlab("train", "gan", "--steps", 20, "--out", "a", *common, procs=2, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     r = genlab("train", "gan", "--steps", 10, "--out", "b", *common, procs=2, cwd=tmp_path)
@@ -57,6 +63,10 @@ def test_resume_under_two_processes_is_bit_exact_and_needs_two(tmp_path):
     assert r.returncode == 0, r.stderr
     a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # each rank's open logging window is saved with it: the log reads as if never stopped
+    # (the run that ended at step 10 wrote its own last line there)
+    assert [r for r in losses(tmp_path / "b") if r["step"] != 10] == losses(tmp_path / "a")
+    assert [r["step"] for r in losses(tmp_path / "a")] == [4, 8, 12, 16, 20]
     # every rank's random state is saved, and the ranks draw different noise
     ranks = ckpt.load_state(ckpt.find_checkpoint(tmp_path / "b"))["ranks"]
     assert len(ranks) == 2 and not torch.equal(ranks[0]["rng"]["torch"], ranks[1]["rng"]["torch"])
