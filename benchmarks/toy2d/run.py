@@ -54,9 +54,11 @@ PLAIN_CONFIG = ROOT / "configs" / "gan-plain.yaml"
 QUICK_LOSSES = ("ns", "wgan-gp")
 JBOP = 0.05  # jacobian_reject of the second evaluation of every run
 # Variants of the recipe a table can be measured with (overrides put before a row's own, except
-# the plain config's): "no-clusters" is the recipe before cluster conditioning (36,000 steps),
-# whose tables stay beside the new ones.
-VARIANTS = {"recipe": [], "no-clusters": ["clusters=0", "steps=36000", "lr_decay_start=7200", "lr_decay_end=36000"]}
+# the plain config's), whose tables stay beside the recipe's: "ema-0.999" is the recipe before its
+# EMA of G was shortened; "no-clusters" the unconditional recipe (condition=none takes the same path
+# as clusters=0) at 36,000 steps, the recipe before cluster conditioning.
+VARIANTS = {"recipe": [], "ema-0.999": ["ema=0.999"],
+            "no-clusters": ["ema=0.999", "clusters=0", "steps=36000", "lr_decay_start=7200", "lr_decay_end=36000"]}
 
 # Published numbers, from ../../../shared/docs/anchors.md (VEEGAN Table 1, PacGAN Table 1).
 PUBLISHED = [
@@ -208,12 +210,23 @@ def aggregate(runs: list[dict]) -> list[dict]:
                            ("modes_jbop", 1), ("hq_jbop", 100), ("reverse_kl_jbop", 1)):
             m, s = mean_std([r[key] * scale for r in rs])
             entry[key] = [round(m, 3), round(s, 3)]
+        spreads = [r.get("spread") for r in rs]  # runs from before spread was recorded have none
+        entry["spread"] = None if None in spreads or any(v != v for v in spreads) else \
+            [round(v, 3) for v in mean_std(spreads)] + [round(min(spreads), 3), round(max(spreads), 3)]
         rows.append(entry)
     return rows
 
 
 def _pm(v: list[float], digits: int) -> str:
     return f"{v[0]:.{digits}f} ± {v[1]:.{digits}f}"
+
+
+def _spread(row: dict, jbop: bool) -> str:
+    """mean ± std (min-max over seeds) of the plain evaluation's spread; "—" where not recorded."""
+    v = row.get("spread")
+    if jbop or v is None:
+        return "—"
+    return f"{v[0]:.2f} ± {v[1]:.2f} ({v[2]:.2f}-{v[3]:.2f})"
 
 
 def markdown(rows: list[dict], table: str, row_order: list[str], jbop: bool = False, variant: str = "recipe") -> str:
@@ -228,16 +241,17 @@ def markdown(rows: list[dict], table: str, row_order: list[str], jbop: bool = Fa
         return "(not run yet)"
     lines = []
     if table == "robustness":
-        lines += ["| point file | modes | HQ % | reverse KL | s / run | seeds |", "|---|---|---|---|---|---|"]
+        lines += ["| point file | modes | HQ % | spread | reverse KL | s / run | seeds |", "|---|---|---|---|---|---|---|"]
         for d in sets:
             r = by.get(("recipe", d))
             if r:
                 lines.append(f"| {Path(d).stem} | {_pm(r['modes' + x], 1)} / {r['n_modes']} | {_pm(r['hq' + x], 1)} | "
-                             f"{_pm(r['reverse_kl' + x], 3)} | {r['train_seconds'][0]:.0f} | {len(r['seeds'])} |")
+                             f"{_spread(r, jbop)} | {_pm(r['reverse_kl' + x], 3)} | {r['train_seconds'][0]:.0f} | "
+                             f"{len(r['seeds'])} |")
         return "\n".join(lines)
     head = "| " + ("loss" if table == "main" else "variant") + " | " + " | ".join(
-        f"{d} modes | {d} HQ % | {d} rev. KL | {d} s/run" for d in sets) + " | seeds |"
-    lines += [head, "|" + "---|" * (1 + 4 * len(sets) + 1)]
+        f"{d} modes | {d} HQ % | {d} spread | {d} rev. KL | {d} s/run" for d in sets) + " | seeds |"
+    lines += [head, "|" + "---|" * (1 + 5 * len(sets) + 1)]
     for name in row_order:
         cells, seeds = [], set()
         if not any((name, d) in by for d in sets):
@@ -245,11 +259,11 @@ def markdown(rows: list[dict], table: str, row_order: list[str], jbop: bool = Fa
         for d in sets:
             r = by.get((name, d))
             if r is None:
-                cells += ["missing"] * 4
+                cells += ["missing"] * 5
                 continue
             seeds.add(len(r["seeds"]))
-            cells += [f"{_pm(r['modes' + x], 1)} / {r['n_modes']}", _pm(r["hq" + x], 1), _pm(r["reverse_kl" + x], 3),
-                      f"{r['train_seconds'][0]:.0f}"]
+            cells += [f"{_pm(r['modes' + x], 1)} / {r['n_modes']}", _pm(r["hq" + x], 1), _spread(r, jbop),
+                      _pm(r["reverse_kl" + x], 3), f"{r['train_seconds'][0]:.0f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {'/'.join(map(str, sorted(seeds)))} |")
     return "\n".join(lines)
 
@@ -338,8 +352,10 @@ def key(r: dict, steps_override: int | None) -> tuple:
 
 
 def same_command(r: dict, steps_override: int | None) -> tuple:
-    """What determines a run's result: data, seed, overrides (order-free), steps."""
-    return (Path(r["data"]).name, r["seed"], tuple(sorted(set(r["overrides"]))), steps_override)
+    """What determines a run's result: data, seed, the settings the overrides leave (a later
+    key=value wins, as on the command line), steps."""
+    settings = dict(o.split("=", 1) if "=" in o else (o, None) for o in r["overrides"])
+    return (Path(r["data"]).name, r["seed"], tuple(sorted(settings.items(), key=str)), steps_override)
 
 
 def main() -> None:
@@ -355,7 +371,7 @@ def main() -> None:
                    help="ablation rows to run (default: all)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--variant", default="recipe", choices=list(VARIANTS),
-                   help="measure the recipe (default) or the recipe before cluster conditioning (clusters=0)")
+                   help="measure the recipe (default), the recipe with ema=0.999, or the unconditional recipe at 36,000 steps")
     p.add_argument("--steps", type=int, default=None, help="override the recipe's steps (not for the table)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     p.add_argument("--threads", type=int, default=None, help="torch threads a run (default: cores / jobs)")

@@ -124,7 +124,7 @@ class GANRecipeConfig(GANConfig):
     lr_d: float = 1e-3
     pack: int = 4
     d_single: tuple[int, ...] = (128, 128)
-    ema: float = 0.999
+    ema: float = 0.97  # short: a longer average of the turning G narrows its modes (benchmarks/toy2d)
     lr_decay_start: int = 2_400
     lr_decay_end: int = 12_000
     lr_decay_to: float = 0.01
@@ -161,12 +161,12 @@ class GAN(GenerativeModel):
             norm = c.norm if c.norm != "auto" else ("layer" if c.loss == "wgan-gp" else "batch")
             ch, s, _ = spec.shape
             self.generator = DCGANGenerator(self.latent_dim, spec.shape, c.ngf, "none" if norm == "layer" else norm)
-            self.discriminator = DCGANDiscriminator(((ch + concat) * c.pack, s, s), c.ndf, norm)
+            self.discriminator = DCGANDiscriminator(((ch + concat) * c.pack, s, s), c.ndf, norm, self.d_outputs)
             self.apply(dcgan_init)
         else:
             self.generator = MLPGenerator(self.latent_dim, spec.shape, c.g_hidden, tanh=image)
             self.discriminator = MLPDiscriminator((spec.dim + concat) * c.pack, c.d_hidden, pack=c.pack,
-                                                  single=c.d_single)
+                                                  single=c.d_single, outputs=self.d_outputs)
         if self.d_condition == "projection":  # a head of D: trained, saved and normalised with it
             self.discriminator.projection = nn.Linear(cdim * c.pack, self.discriminator.feature_dim, bias=False)
         self.add_heads()
@@ -201,6 +201,11 @@ class GAN(GenerativeModel):
 
     def add_heads(self) -> None:
         """More heads on D's trunk (``self.discriminator.NAME = module``), in subclasses."""
+
+    @property
+    def d_outputs(self) -> int:
+        """Scores D's last layer gives an example: 1, its real/fake score (SGAN: K class logits)."""
+        return 1
 
     # -- data space <-> model space ------------------------------------------------------------
     def to_model(self, x: torch.Tensor) -> torch.Tensor:
@@ -301,7 +306,7 @@ class GAN(GenerativeModel):
     def set_lr(self, optimizers: dict[str, torch.optim.Optimizer], step: int) -> None:
         c, factor = self.config, self.lr_factor(step)
         for name, base in (("d", c.lr_d), ("g", c.lr_g)):
-            for group in optimizers[name].param_groups:
+            for group in optimizers[name].param_groups if name in optimizers else ():
                 group["lr"] = base * factor
 
     def discriminator_step(self, x: torch.Tensor, y: torch.Tensor | None,

@@ -42,18 +42,19 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(-1, *self.shape)
 
 
-def _mlp(in_dim: int, hidden: tuple[int, ...], act: str) -> nn.Sequential:
+def _mlp(in_dim: int, hidden: tuple[int, ...], act: str, outputs: int = 1) -> nn.Sequential:
     layers: list[nn.Module] = []
     d = in_dim
     for h in hidden:
         layers += [nn.Linear(d, h), _act(act)]
         d = h
-    layers.append(nn.Linear(d, 1))
+    layers.append(nn.Linear(d, outputs))
     return nn.Sequential(*layers)
 
 
 class MLPDiscriminator(nn.Module):
-    """x (B, *shape) -> (B,) raw score; with packing, x holds ``pack`` examples side by side.
+    """x (B, *shape) -> (B,) raw score (or (B, outputs) scores: SGAN's class logits); with
+    packing, x holds ``pack`` examples side by side.
 
     With ``single`` widths and pack p > 1, the score of a pack is the joint MLP's score of the
     concatenated pack plus the sum of a per-example MLP's scores of its p members:
@@ -63,9 +64,11 @@ class MLPDiscriminator(nn.Module):
     """
 
     def __init__(self, in_dim: int, hidden: tuple[int, ...], act: str = "leaky_relu", pack: int = 1,
-                 single: tuple[int, ...] = ()):
+                 single: tuple[int, ...] = (), outputs: int = 1):
         super().__init__()
-        self.net = _mlp(in_dim, hidden, act)
+        if outputs > 1 and single and pack > 1:
+            raise ValueError("several outputs and a per-example head do not go together")
+        self.net = _mlp(in_dim, hidden, act, outputs)
         self.pack = pack
         self.single = _mlp(in_dim // pack, single, act) if single and pack > 1 else None
 
@@ -79,7 +82,8 @@ class MLPDiscriminator(nn.Module):
         head and any other head (a projection, a class head)."""
         x = x.flatten(1)  # (B, p * D)
         features = self.net[:-1](x)
-        out = self.net[-1](features).squeeze(1)
+        out = self.net[-1](features)
+        out = out.squeeze(1) if out.shape[1] == 1 else out
         if self.single is not None:
             each = self.single(x.reshape(x.shape[0] * self.pack, -1))  # (B * p, 1)
             out = out + each.view(x.shape[0], self.pack).sum(1)
@@ -121,9 +125,10 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """(B, C, S, S) -> (B,) raw score; C is channels * pack with packing."""
+    """(B, C, S, S) -> (B,) raw score (or (B, outputs) scores: SGAN's class logits); C is
+    channels * pack with packing."""
 
-    def __init__(self, shape: tuple[int, int, int], ndf: int = 64, norm: str = "batch"):
+    def __init__(self, shape: tuple[int, int, int], ndf: int = 64, norm: str = "batch", outputs: int = 1):
         super().__init__()
         c, s, _ = shape
         sizes = conv_sizes(s)
@@ -136,7 +141,7 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(_norm2d(norm, out, sizes[i + 1]))
             layers.append(nn.LeakyReLU(0.2, True))
             ch = out
-        layers.append(nn.Conv2d(ch, 1, sizes[-1], 1, 0))  # (B, ch, s0, s0) -> (B, 1, 1, 1)
+        layers.append(nn.Conv2d(ch, outputs, sizes[-1], 1, 0))  # (B, ch, s0, s0) -> (B, outputs, 1, 1)
         self.net = nn.Sequential(*layers)
         self.feature_dim = ch * sizes[-1] ** 2
 
@@ -147,7 +152,8 @@ class DCGANDiscriminator(nn.Module):
         """(score (B,), features (B, ch * s0 * s0)): the trunk's last feature map, flattened,
         feeds the score head and any other head (a projection, a class head)."""
         h = self.net[:-1](x)  # (B, ch, s0, s0)
-        return self.net[-1](h).flatten(), h.flatten(1)
+        out = self.net[-1](h).flatten(1)
+        return out.squeeze(1) if out.shape[1] == 1 else out, h.flatten(1)
 
 
 def spectral_normalize(module: nn.Module) -> nn.Module:

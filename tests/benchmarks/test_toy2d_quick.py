@@ -70,3 +70,15 @@ def test_the_no_clusters_variant_puts_clusters_0_before_every_rows_overrides(tmp
     assert "clusters=0" in VARIANTS["no-clusters"]
     assert [j["overrides"] for j in old] == [VARIANTS["no-clusters"] + j["overrides"] for j in new]
     assert {j["variant"] for j in old} == {"no-clusters"} and len({j["run_dir"] for j in new + old}) == 8
+
+
+def test_a_later_override_of_the_same_key_wins_when_runs_are_matched():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.toy2d.run import same_command
+
+    def run(*overrides):
+        return {"data": "runs/x/ring8", "seed": 0, "overrides": list(overrides)}
+
+    assert same_command(run("ema=0.999", "ema=0"), None) == same_command(run("ema=0"), None)
+    assert same_command(run("ema=0", "ema=0.999"), None) != same_command(run("ema=0"), None)
+    assert same_command(run("pack=1", "ema=0"), None) == same_command(run("ema=0", "pack=1"), None)

@@ -45,7 +45,7 @@ def test_gan_recipe_captures_ring8_modes_quickly(tmp_path):
 def test_recipe_defaults_and_plain_config():
     cfg = build_config("gan")
     c = cfg.model_config
-    assert (c.loss, c.pack, c.ema, c.d_steps, c.lr_decay_to) == ("ns", 4, 0.999, 1, 0.01)
+    assert (c.loss, c.pack, c.ema, c.d_steps, c.lr_decay_to) == ("ns", 4, 0.97, 1, 0.01)
     assert c.d_single == (128, 128) and c.d_hidden == (128, 128)
     assert cfg.train.batch_size == 128 and cfg.train.steps == c.lr_decay_end
     plain = build_config("gan", config=ROOT / "configs" / "gan-plain.yaml", overrides=["pack=2"])
@@ -259,4 +259,4 @@ def test_the_base_config_holds_the_papers_values_and_the_recipe_is_a_preset():
     base = Base()
     assert (base.pack, base.ema, base.lr_g, base.clusters, base.lr_decay_end) == (1, 0.0, 2e-4, 0, 0)
     recipe = build_config("gan").model_config
-    assert (recipe.pack, recipe.ema, recipe.lr_g, recipe.clusters) == (4, 0.999, 1e-3, 40)
+    assert (recipe.pack, recipe.ema, recipe.lr_g, recipe.clusters) == (4, 0.97, 1e-3, 40)
