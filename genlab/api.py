@@ -16,6 +16,7 @@ from genlab import __version__
 from genlab.config import (DataConfig, RunConfig, TrainConfig, apply_overrides, dataclass_defaults,
                            from_dict, read_yaml, write_yaml)
 from genlab.data import load_dataset
+from genlab.data.labels import keep_labels
 from genlab.data.dataset import DataSpec, Dataset
 from genlab.errors import CheckpointError, ConfigError, GenlabError
 from genlab.files import LOCK_FILE, RunLock
@@ -50,7 +51,8 @@ def build_config(model: str, *, config: str | Path | None = None, overrides: Seq
         "train": {**dataclass_defaults(TrainConfig), **cls.train_defaults, **_section(file, "train", config)},
     }
     data_keys = {"data": "name", "data_dir": "data_dir", "image_size": "image_size",
-                 "channels": "channels", "binarize": "binarize", "labels_from": "labels_from"}
+                 "channels": "channels", "binarize": "binarize", "labels_from": "labels_from", "labels": "labels",
+                 "labels_seed": "labels_seed"}
     for key, value in flags.items():
         if value is None:
             continue
@@ -101,8 +103,9 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
 
 
 def load_data(cfg: DataConfig) -> Dataset:
-    return load_dataset(cfg.name, data_dir=cfg.data_dir, image_size=cfg.image_size,
+    data = load_dataset(cfg.name, data_dir=cfg.data_dir, image_size=cfg.image_size,
                         channels=cfg.channels, binarize=cfg.binarize, labels_from=cfg.labels_from)
+    return keep_labels(data, cfg.labels, cfg.labels_seed) if cfg.labels is not None else data
 
 
 def train(model: str | None = None, data: str | None = None, *, steps: int | None = None,
@@ -110,10 +113,12 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
           device: str | None = None, out: str | Path | None = None, config: str | Path | None = None,
           resume: str | Path | None = None, data_dir: str | None = None, image_size: int | None = None,
           channels: int | None = None, binarize: bool | None = None, labels_from: str | None = None,
-          progress: bool | None = None, threads: int | None = None, overrides: Sequence[str] = (), **more: Any) -> GenerativeModel:
+          labels: int | None = None, labels_seed: int | None = None, progress: bool | None = None,
+          threads: int | None = None, overrides: Sequence[str] = (), **more: Any) -> GenerativeModel:
     """Train ``model`` on ``data`` (or continue the run ``resume`` to ``steps``) and return it.
 
-    Keyword arguments beyond the named ones are TrainConfig fields (``log_every=...``,
+    ``labels`` keeps the labels of that many training examples (a label budget, balanced over the
+    classes, chosen by ``labels_seed``). Keyword arguments beyond the named ones are TrainConfig fields (``log_every=...``,
     ``precision="bf16"``) or ``key=value`` strings in ``overrides``. ``threads`` sets torch's
     threads for the run (default: $GENLAB_THREADS, else one per idle core) and is put back after.
     The returned model is the one ``genlab.load(run_dir)`` gives (eval mode, on the training
@@ -129,7 +134,8 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
             cfg = build_config(model, config=config, overrides=overrides, data=data, steps=steps, epochs=epochs,
                                batch_size=batch_size, seed=seed, device=device, data_dir=data_dir,
                                image_size=image_size, channels=channels, binarize=binarize,
-                               labels_from=labels_from, progress=progress, threads=threads, **more)
+                               labels_from=labels_from, labels=labels, labels_seed=labels_seed, progress=progress,
+                               threads=threads, **more)
             net = _train_new(cfg, out)
         if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 writes; the others may not see it yet
             return net.eval()

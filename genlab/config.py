@@ -85,8 +85,13 @@ class DataConfig:
     channels: int | None = None
     binarize: bool = False
     labels_from: str | None = None  # folders: an image folder's class is the sub-folder of each image
+    labels: int | None = None  # a label budget: keep the labels of this many training examples, balanced
+    labels_seed: int = 0  # which examples keep their labels (a seed of its own)
 
     def validate(self) -> None:
+        if self.labels is not None:
+            whole(self.labels, "labels", 1, 2**31 - 1)
+        whole(self.labels_seed, "labels_seed", 0, MAX_SEED)
         if self.labels_from not in (None, "folders"):
             raise ConfigError(f"labels_from must be folders (or none), got {self.labels_from!r}")
         if self.image_size is not None:

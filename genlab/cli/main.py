@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dynamic binarisation of the training images; fixed binarised test set")
     t.add_argument("--labels-from", choices=("folders",),
                    help="label an image folder's images by the sub-folder each sits in (one per class)")
+    t.add_argument("--labels", type=positive_int, metavar="N",
+                   help="a label budget: keep the labels of N training examples (balanced over the classes), "
+                        "remove the others' before training (models that learn from unlabelled data: sgan)")
+    t.add_argument("--labels-seed", type=seed_int, metavar="S", help="which examples keep their labels (default 0)")
     t.add_argument("--no-progress", dest="progress", action="store_false", default=None)
 
     s = example(sub.add_parser("sample", help="draw samples from a trained run"), "sample RUN --n 4 --out OUT.png")
@@ -178,7 +182,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.model = None
     if args.resume is not None:
         given = [k for k in ("data", "data_dir", "batch_size", "seed", "config", "out", "image_size",
-                             "channels", "binarize", "precision", "labels_from") if getattr(args, k) is not None]
+                             "channels", "binarize", "precision", "labels_from", "labels", "labels_seed")
+                 if getattr(args, k) is not None]
         if given or args.overrides:
             raise GenlabError("--resume continues a run with its saved config; only --steps, --epochs, "
                               f"--device, --threads may change (got {', '.join(given + args.overrides)})")
@@ -186,7 +191,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.model, args.data, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
         seed=args.seed, device=args.device, out=args.out, config=args.config, resume=args.resume,
         data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
-        binarize=args.binarize, labels_from=args.labels_from, progress=args.progress, threads=args.threads,
+        binarize=args.binarize, labels_from=args.labels_from, labels=args.labels, labels_seed=args.labels_seed,
+        progress=args.progress, threads=args.threads,
         overrides=args.overrides + ([f"train.precision={args.precision}"] if args.precision else []))
     run_dir = Path(model.run_dir)
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 reports for all

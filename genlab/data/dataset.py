@@ -31,6 +31,9 @@ class Dataset:
     binarize: bool = False
     modes: torch.Tensor | None = None  # (M, D) known mixture centres of a 2-D set, else None
     mode_std: float | None = None  # std of each mixture component, when known
+    # a label budget (genlab.data.labels.keep_labels): indices of the training examples whose
+    # labels are kept, the others' are UNLABELLED; None when every training label is there
+    labelled: torch.Tensor | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -51,7 +54,8 @@ class Dataset:
             center = tuple(float(v) for v in self.train.mean(0))
             scale = float((self.train - self.train.mean(0)).pow(2).sum(1).mean().sqrt().clamp_min(1e-12))
         return DataSpec(kind=self.kind, shape=self.shape, num_classes=self.num_classes,
-                        binarize=self.binarize, center=center, scale=scale, class_names=self.class_names)
+                        binarize=self.binarize, center=center, scale=scale, class_names=self.class_names,
+                        labels=None if self.labelled is None else int(self.labelled.numel()))
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class DataSpec:
     center: tuple[float, ...] | None = None  # points: training mean, per dimension
     scale: float | None = None  # points: RMS distance of training points from the mean
     class_names: tuple[str, ...] | None = None  # labelled data: one name per class, in label order
+    labels: int | None = None  # a label budget: the number of training labels kept (None: all)
 
     @property
     def dim(self) -> int:
@@ -76,7 +81,8 @@ class DataSpec:
     def to_dict(self) -> dict:
         return {"kind": self.kind, "shape": list(self.shape), "num_classes": self.num_classes,
                 "binarize": self.binarize, "center": None if self.center is None else list(self.center),
-                "scale": self.scale, "class_names": None if self.class_names is None else list(self.class_names)}
+                "scale": self.scale, "class_names": None if self.class_names is None else list(self.class_names),
+                "labels": self.labels}
 
     @classmethod
     def from_dict(cls, d: dict, where: object = "data spec") -> "DataSpec":
@@ -86,7 +92,8 @@ class DataSpec:
             center, names = d.get("center"), d.get("class_names")
             spec = cls(kind=d["kind"], shape=shape, num_classes=d.get("num_classes"),
                        binarize=d.get("binarize", False), center=None if center is None else tuple(center),
-                       scale=d.get("scale"), class_names=None if names is None else tuple(names))
+                       scale=d.get("scale"), class_names=None if names is None else tuple(names),
+                       labels=d.get("labels"))
             ok = (spec.kind in ("image", "points") and len(shape) in (1, 3)
                   and all(type(n) is int and 0 < n <= 2**20 for n in shape)
                   and (spec.num_classes is None or (type(spec.num_classes) is int and spec.num_classes > 0))
@@ -94,7 +101,9 @@ class DataSpec:
                   and (spec.center is None or all(_is_number(v) for v in spec.center))
                   and (spec.scale is None or _is_number(spec.scale))
                   and (spec.class_names is None or (all(isinstance(n, str) for n in spec.class_names)
-                                                    and len(spec.class_names) == spec.num_classes)))
+                                                    and len(spec.class_names) == spec.num_classes))
+                  and (spec.labels is None or (type(spec.labels) is int and spec.labels > 0
+                                               and spec.num_classes is not None)))
         except (KeyError, TypeError, ValueError):
             ok = False
         if not ok:

@@ -35,3 +35,42 @@ def folder_labels(root: Path, files: list[Path]) -> tuple[np.ndarray, tuple[str,
                         "a labelled folder needs at least two class sub-folders")
     index = {name: i for i, name in enumerate(names)}
     return np.array([index[p[0]] for p in parts], dtype=np.int64), names
+
+
+UNLABELLED = -1  # the label of a training example whose label was removed (a label budget)
+
+
+def keep_labels(data, n: int, seed: int = 0):
+    """``data`` with the labels of ``n`` training examples only: n // K of each of the K classes
+    (the n % K left over go to classes drawn by ``seed``), the examples of each class drawn by
+    ``seed`` too. Every other training label becomes UNLABELLED here, before any model sees the
+    data; ``data.labelled`` lists the kept examples (sorted). Test labels are kept."""
+    import dataclasses
+
+    import torch
+
+    y = data.train_labels
+    if y is None or data.num_classes is None:
+        raise DataError(f"--labels needs a labelled data set; {data.name} has no labels")
+    k = data.num_classes
+    if not k <= n <= y.numel():
+        raise DataError(f"--labels must be between the number of classes ({k}) and the number of "
+                        f"training examples ({y.numel():,}), got {n:,}")
+    g = torch.Generator().manual_seed(seed)
+    quota = torch.full((k,), n // k)
+    quota[torch.randperm(k, generator=g)[:n % k]] += 1
+    kept = []
+    for c in range(k):
+        members = (y == c).nonzero().flatten()
+        if members.numel() < quota[c]:
+            raise DataError(f"--labels {n:,} asks for {int(quota[c])} examples of class "
+                            f"{_name(data, c)}, which has {members.numel()}")
+        kept.append(members[torch.randperm(members.numel(), generator=g)[:quota[c]]])
+    kept = torch.cat(kept).sort().values
+    masked = torch.full_like(y, UNLABELLED)
+    masked[kept] = y[kept]
+    return dataclasses.replace(data, train_labels=masked, labelled=kept)
+
+
+def _name(data, c: int) -> str:
+    return repr(data.class_names[c]) if data.class_names else str(c)

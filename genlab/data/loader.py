@@ -42,6 +42,9 @@ class BatchStream:
         self.position = 0
         self.perm = torch.randperm(n, generator=self.generator)
         self.batches_drawn = 0
+        # a second stream over the examples that kept their labels (a label budget), drawn by
+        # models that ask for it (GenerativeModel.labelled_stream); saved and restored with this one
+        self.labelled: BatchStream | None = None
 
     @property
     def global_batch(self) -> int:
@@ -80,6 +83,7 @@ class BatchStream:
             "epoch": torch.tensor(self.epoch),
             "position": torch.tensor(self.position),
             "batches_drawn": torch.tensor(self.batches_drawn),
+            **({"labelled": self.labelled.state_dict()} if self.labelled is not None else {}),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -91,3 +95,7 @@ class BatchStream:
         self.epoch = int(state["epoch"])
         self.position = int(state["position"])
         self.batches_drawn = int(state["batches_drawn"])
+        if (self.labelled is None) != ("labelled" not in state):
+            raise ValueError("the checkpoint's labelled stream does not match this run's label budget")
+        if self.labelled is not None:
+            self.labelled.load_state_dict(state["labelled"])

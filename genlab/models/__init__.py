@@ -49,6 +49,7 @@ MODELS = _Registry({
     "wgan-gp": "genlab.models.gan:WGANGP",
     "cgan": "genlab.models.gan:CGAN",
     "acgan": "genlab.models.acgan:ACGAN",
+    "sgan": "genlab.models.sgan:SGAN",
     "cvae": "genlab.models.vae:CVAE",
 })
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from genlab.data.dataset import DataSpec, Dataset
+from genlab.errors import ConfigError
 from genlab.data.loader import Batch
 
 # One training step's structured output: the loss and its named parts, as detached 0-d tensors
@@ -37,11 +38,17 @@ class GenerativeModel(nn.Module, abc.ABC):
     batches_per_step: int = 1
     # Options of evaluate() a user can set (genlab eval refuses the others).
     eval_options: ClassVar[set[str]] = set()
+    # Learns from a label budget (--labels N): the trainer hangs a stream of the labelled examples
+    # on the batch stream (``batches.labelled``); other models refuse a budget.
+    labelled_stream: ClassVar[bool] = False
 
     def __init__(self, config: Any, spec: DataSpec):
         super().__init__()
         self.config = config
         self.spec = spec
+        if spec.labels is not None and not self.labelled_stream:
+            raise ConfigError(f"--labels (a label budget) applies to models that learn from labelled and unlabelled "
+                              f"data together (sgan), not to {self.name}")
 
     # -- training ---------------------------------------------------------------------------
     def prepare(self, data: Dataset) -> None:

@@ -115,3 +115,18 @@ def generator_loss(loss: str, f: torch.Tensor, ls_labels=(0.0, 1.0, 1.0)) -> tor
     if loss in ("wgan", "wgan-gp", "hinge"):
         return g_loss_wgan(f)
     raise ValueError(f"unknown GAN loss {loss!r}")
+
+
+# -- the semi-supervised GAN (Salimans et al. 2016, https://arxiv.org/abs/1606.03498, section 5) --
+
+
+def real_logit_from_classes(logits: torch.Tensor) -> torch.Tensor:
+    """D's K class logits (B, K), the fake class's logit fixed at 0, as one real/fake logit (B,):
+    D(x) = Z(x) / (Z(x) + 1) with Z(x) = sum_k exp(l_k), so logit D(x) = logsumexp_k l_k."""
+    return torch.logsumexp(logits.float(), dim=1)
+
+
+def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+    """G's feature matching loss (Salimans et al. 2016, section 3.1): ||E f(x) - E f(G(z))||^2 of
+    D's trunk features (B, F), the real side held fixed."""
+    return (real_features.detach().float().mean(0) - fake_features.float().mean(0)).pow(2).sum()

@@ -27,6 +27,7 @@ from genlab.training.logging import MetricsLog
 
 PREVIEW_SEED = 1234  # fixed noise for the sample grids, the same in every run
 PREVIEW_COUNT = 64
+LABELLED_SEED = 7_919  # the labelled stream's seed is the run's plus this
 
 
 def steps_for_epochs(epochs: float, data: Dataset, batch_size: int, batches_per_step: int) -> int:
@@ -61,6 +62,11 @@ class Trainer:
         self.stream = BatchStream(data.train, data.train_labels, cfg.batch_size, seed=cfg.seed,
                                   device=device, binarize=data.binarize, rank=rank, world_size=world,
                                   memory_format=self.memory_format)
+        if data.labelled is not None and model.labelled_stream:  # its own seed: the same batches whatever the main stream does
+            kept = data.labelled
+            self.stream.labelled = BatchStream(data.train[kept], data.train_labels[kept], cfg.batch_size,
+                                               seed=cfg.seed + LABELLED_SEED, device=device, binarize=data.binarize,
+                                               rank=rank, world_size=world, memory_format=self.memory_format)
         if self.stream.batch_size < cfg.batch_size and is_main_process():
             print(f"genlab: note: batch_size {cfg.batch_size:,} is more than the {data.train.shape[0]:,} training "
                   f"examples{' per process' if world > 1 else ''}; every batch is {self.stream.batch_size:,} examples",

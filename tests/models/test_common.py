@@ -8,10 +8,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from genlab.config import from_dict
-from genlab.data.loader import BatchStream
 from genlab.models import MODELS
 
-from .tiny import IMAGE_SPEC, ON_POINTS, POINT_SPEC, TINY, tiny_data, tiny_images
+from .tiny import IMAGE_SPEC, ON_POINTS, POINT_SPEC, TINY, spec_for, stream_for, tiny_data, tiny_images
 
 CASES = [(name, i, "image") for name in sorted(MODELS) for i in range(len(TINY.get(name, [None])))] + \
     [(name, i, "points") for name, cases in sorted(ON_POINTS.items()) for i in cases]
@@ -21,12 +20,7 @@ def make(name, i, seed=0, kind="image"):
     torch.manual_seed(seed)
     cls = MODELS[name]
     cfg = from_dict(cls.Config, TINY[name][i], section="model")
-    return cls(cfg, IMAGE_SPEC if kind == "image" else POINT_SPEC)
-
-
-def stream(seed=0, kind="image"):
-    data = tiny_data(kind)
-    return BatchStream(data.train, data.train_labels, 8, seed=seed)
+    return cls(cfg, spec_for(cls, kind))
 
 
 def test_every_model_has_a_tiny_config():
@@ -36,7 +30,7 @@ def test_every_model_has_a_tiny_config():
 @pytest.mark.parametrize("name,i,kind", CASES)
 def test_train_step_returns_finite_named_scalars(name, i, kind):
     model = make(name, i, kind=kind)
-    out = model.train_step(stream(kind=kind), model.configure_optimizers(), 0)
+    out = model.train_step(stream_for(type(model), kind=kind), model.configure_optimizers(), 0)
     assert any(k.startswith("loss") for k in out)
     for k, v in out.items():
         assert isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad, k
@@ -47,7 +41,7 @@ def test_train_step_returns_finite_named_scalars(name, i, kind):
 def test_one_step_changes_every_network(name, i, kind):
     model = make(name, i, kind=kind)
     before = {k: v.clone() for k, v in model.named_parameters()}
-    model.train_step(stream(kind=kind), model.configure_optimizers(), 0)
+    model.train_step(stream_for(type(model), kind=kind), model.configure_optimizers(), 0)
     after = dict(model.named_parameters())
     for module_name, module in model.named_children():  # every network, and each weight matrix in it
         params = [k for k, _ in module.named_parameters(prefix=module_name)]
@@ -61,7 +55,7 @@ def test_same_seed_same_training(name, i, kind):
     def run():
         model = make(name, i, seed=3, kind=kind)
         torch.manual_seed(5)
-        s, opts = stream(1, kind=kind), model.configure_optimizers()
+        s, opts = stream_for(type(model), 1, kind=kind), model.configure_optimizers()
         for step in range(3):
             model.train_step(s, opts, step)
         return model.state_dict()
@@ -73,12 +67,16 @@ def test_same_seed_same_training(name, i, kind):
 @pytest.mark.parametrize("name,i,kind", CASES)
 def test_safetensors_round_trip(name, i, kind, tmp_path):
     model = make(name, i, seed=1, kind=kind)
-    model.train_step(stream(kind=kind), model.configure_optimizers(), 0)
+    model.train_step(stream_for(type(model), kind=kind), model.configure_optimizers(), 0)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
     other = make(name, i, seed=2, kind=kind)
     other.load_state_dict(load_file(str(tmp_path / "w.safetensors")))
     model.eval(), other.eval()
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
+    if getattr(model, "generator", True) is None:  # a classifier alone: the same classes
+        x = tiny_images().test[:8]
+        assert torch.equal(model.classify(x), other.classify(x))
+        return
     z = model.prior(4, torch.Generator().manual_seed(0)) if hasattr(model, "prior") else \
         torch.randn(4, model.config.latent_dim)
     assert torch.equal(model.decode(z), other.decode(z))
@@ -91,7 +89,7 @@ def test_preview_and_evaluate(name, i, kind):
     state = torch.get_rng_state()
     previews = model.preview(data.test[:4], seed=0)
     assert torch.equal(state, torch.get_rng_state()), "preview must not touch the global RNG"
-    assert previews
+    assert previews or getattr(model, "generator", True) is None  # a classifier alone has nothing to draw
     for images in previews.values():
         assert images.shape[1:] == (IMAGE_SPEC if kind == "image" else POINT_SPEC).shape
     assert all(torch.equal(a, b) for a, b in zip(previews.values(), model.preview(data.test[:4], 0).values()))

@@ -1,8 +1,11 @@
 """Tiny configs and data specs the shared model suite runs every registered model at."""
 
+import dataclasses
+
 import torch
 
 from genlab.data.dataset import DataSpec, Dataset
+from genlab.data.loader import BatchStream
 
 # Every registered model needs an entry here (test_common checks that).
 TINY = {
@@ -19,7 +22,11 @@ TINY = {
              dict(net="mlp", g_hidden=(16,), d_hidden=(16,), z_dim=4, d_single=())],
     "cvae": [dict(net="mlp", hidden=(16,), latent_dim=3), dict(net="conv", width=4, latent_dim=3)],
     "acgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, class_loss_on_fakes=False, loss="hinge")],
+    "sgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, feature_matching=False, d_ema=0.5),
+             dict(net="mlp", g_hidden=(16,), d_hidden=(16,), z_dim=4, d_single=(), supervised_only=True)],
 }
+# models that learn from a label budget: trained on tiny_images with the labels of the first LABELLED kept
+LABELLED = 16
 
 # the cases above that also run on 2-D points (MLP networks, no labels)
 ON_POINTS = {"ae": [0], "vae": [0], "gan": [0, 1]}
@@ -44,3 +51,21 @@ def tiny_points(n: int = 64, seed: int = 0) -> Dataset:
 
 def tiny_data(kind: str) -> Dataset:
     return tiny_images() if kind == "image" else tiny_points()
+
+
+def spec_for(cls, kind: str) -> DataSpec:
+    if cls.labelled_stream:
+        return dataclasses.replace(IMAGE_SPEC, labels=LABELLED)
+    return IMAGE_SPEC if kind == "image" else POINT_SPEC
+
+
+def stream_for(cls, seed: int = 0, kind: str = "image", batch: int = 8) -> BatchStream:
+    """The batch stream a model trains on; with its labelled stream when it asks for one."""
+    data = tiny_data(kind)
+    s = BatchStream(data.train, data.train_labels, batch, seed=seed)
+    if cls.labelled_stream:
+        hidden = data.train_labels.clone()
+        hidden[LABELLED:] = -1
+        s = BatchStream(data.train, hidden, batch, seed=seed)
+        s.labelled = BatchStream(data.train[:LABELLED], data.train_labels[:LABELLED], batch, seed=seed + 1)
+    return s
