@@ -23,7 +23,7 @@ from genlab.models.gan import GAN, DCGAN, DCGANConfig
 @dataclass
 class ACGANConfig(DCGANConfig):
     condition: str = "class"
-    d_condition: str | None = "none"  # D does not see c: its class head predicts it
+    d_condition: str = "none"  # D does not see c: its class head predicts it
     class_loss_on_fakes: bool = True  # Odena et al. 2017, eq. 3; false: D's class loss on reals only
     class_weight: float = 1.0  # weight of L_C beside L_S, on both sides
 

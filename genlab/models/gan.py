@@ -77,9 +77,9 @@ class GANConfig:
     clusters: int = 0
     # none | class | clusters | auto (clusters on points when clusters > 0, else none)
     condition: str = "auto"
-    # how D sees c: projection (https://arxiv.org/abs/1802.05637) | concat | none (AC-GAN);
-    # default projection for classes, concat for clusters
-    d_condition: str | None = None
+    # how D sees c: projection (https://arxiv.org/abs/1802.05637) | concat | none (AC-GAN) | auto
+    # (projection for classes, concat for clusters)
+    d_condition: str = "auto"
 
     def validate(self) -> None:
         if self.loss not in L.LOSSES:
@@ -110,8 +110,8 @@ class GANConfig:
             raise ConfigError(f"clusters must be >= 0, got {self.clusters}")
         if self.condition not in ("auto", *KINDS):
             raise ConfigError(f"condition must be one of auto, {', '.join(KINDS)}, got {self.condition!r}")
-        if self.d_condition not in (None, "projection", "concat", "none"):
-            raise ConfigError(f"d_condition must be projection, concat or none, got {self.d_condition!r}")
+        if self.d_condition not in ("auto", "projection", "concat", "none"):
+            raise ConfigError(f"d_condition must be auto, projection, concat or none, got {self.d_condition!r}")
 
 
 @dataclass
@@ -148,11 +148,12 @@ class GAN(GenerativeModel):
         image = spec.kind == "image"
         kind = c.condition if c.condition != "auto" else ("clusters" if not image and c.clusters else "none")
         self._check_applicable(kind, spec)
-        self.condition = make_condition(kind, spec, c.clusters)
+        self.condition = self.build_condition(kind, spec)
         cdim = self.condition.dim if self.condition is not None else 0
-        if self.condition is None and c.d_condition not in (None, "none"):
+        if self.condition is None and c.d_condition not in ("auto", "none"):
             raise ConfigError(f"d_condition={c.d_condition} applies to a conditional model (condition=class or clusters)")
-        self.d_condition = (c.d_condition or ("concat" if kind == "clusters" else "projection")) if cdim else "none"
+        auto = "concat" if kind == "clusters" else "projection"
+        self.d_condition = (auto if c.d_condition == "auto" else c.d_condition) if cdim else "none"
         concat = cdim if self.d_condition == "concat" else 0
         self.latent_dim = c.z_dim + cdim  # G's input: z, then the condition
         if c.net == "dcgan":
@@ -198,6 +199,10 @@ class GAN(GenerativeModel):
         for name, (ok, why) in applies.items():
             if not ok and getattr(c, name) != getattr(preset, name):
                 raise ConfigError(f"{name}={getattr(c, name)} does nothing in this {self.name} run ({why}); remove it")
+
+    def build_condition(self, kind: str, spec: DataSpec):
+        """The condition G is given (None for an unconditional G)."""
+        return make_condition(kind, spec, self.config.clusters)
 
     def add_heads(self) -> None:
         """More heads on D's trunk (``self.discriminator.NAME = module``), in subclasses."""

@@ -221,3 +221,15 @@ def test_a_tiny_cvae_on_digits_draws_the_class_it_is_asked_for(tmp_path):
                          overrides=["hidden=[128]", "latent_dim=8", "warmup_steps=500"])
     result = conditional_accuracy(model, genlab.api.load_data(model.run_config.data), n_per_class=100, seed=0)
     assert result["conditional_accuracy"] >= 0.7, result
+
+
+@pytest.mark.parametrize("name", ["acgan", "infogan"])
+def test_a_d_that_does_not_see_c_is_built_so_from_the_command_line(name):
+    """d_condition=none read from a config (where "none" once became None, then projection):
+    D has no projection and judges an image alone."""
+    from genlab.api import build_config
+
+    cfg = build_config(name, data="digits", overrides=["ngf=4", "ndf=4"]).model_config
+    model = MODELS[name](cfg, SPEC)
+    assert model.d_condition == "none" and not hasattr(model.discriminator, "projection")
+    assert "projection" not in "".join(model.state_dict())
