@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--class", dest="condition", metavar="NAME",
                    help="a conditional run: samples of this class (a name such as sneaker, or an index)")
     s.add_argument("--grid", choices=("classes",), help="classes: one row per class, the same noise in every row")
+    s.add_argument("--sweep", metavar="code[N]",
+                   help="an infogan run: a row per categorical code, the columns sweeping continuous code N "
+                        "(default 1) from -2 to 2, one noise for the grid (the InfoGAN paper's figure); "
+                        "--n columns (default 9)")
     s.add_argument("--out", required=True, help="PNG grid (or .pt / .npy for the raw tensor)")
     s.add_argument("--seed", type=seed_int, default=0)
     s.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -214,6 +218,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     grid = args.grid == "classes"
     if grid and args.condition is not None:
         raise GenlabError("give --class or --grid classes, not both")
+    if args.sweep is not None:
+        return _sample_sweep(args, out)
     n = args.n or (8 if grid else 64)
     _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
@@ -239,6 +245,37 @@ def cmd_sample(args: argparse.Namespace) -> int:
         x = torch.cat([model.sample(min(SAMPLE_CHUNK, n - i), generator=g, condition=condition).cpu()
                        for i in range(0, n, SAMPLE_CHUNK)])
         _write_output(x, out, model)
+    print(out)
+    return 0
+
+
+def _sample_sweep(args: argparse.Namespace, out: Path) -> int:
+    """``genlab sample RUN --sweep code[N]``: InfoGAN's code sweep as one grid."""
+    import re
+
+    import torch
+
+    import genlab
+
+    match = re.fullmatch(r"code(\d*)", args.sweep.strip())
+    if match is None:
+        raise GenlabError(f"--sweep takes code or codeN (continuous code N), got {args.sweep!r}")
+    if args.grid or args.condition is not None:
+        raise GenlabError("--sweep draws its own grid: give it without --grid or --class")
+    index = int(match.group(1) or 1) - 1
+    columns = args.n or 9
+    if columns > 1000:
+        raise GenlabError(f"--sweep draws --n columns, at most 1,000; got {columns:,}")
+    _set_threads(args)
+    model = genlab.load(args.run_dir, device=args.device)
+    if not hasattr(model, "code_sweep"):
+        raise GenlabError(f"--sweep code needs an infogan run; this run is {model.name}")
+    if model.config.continuous == 0:
+        raise GenlabError("this infogan run has no continuous code to sweep (continuous=0)")
+    if index < 0:
+        raise GenlabError("continuous codes are numbered from 1")
+    latent = model.code_sweep(index, columns, torch.Generator().manual_seed(args.seed))
+    _write_output(model.decode(latent).cpu(), out, model, nrow=columns)
     print(out)
     return 0
 

@@ -50,6 +50,7 @@ MODELS = _Registry({
     "cgan": "genlab.models.gan:CGAN",
     "acgan": "genlab.models.acgan:ACGAN",
     "sgan": "genlab.models.sgan:SGAN",
+    "infogan": "genlab.models.infogan:InfoGAN",
     "cvae": "genlab.models.vae:CVAE",
 })
 

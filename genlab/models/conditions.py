@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from genlab.data.dataset import DataSpec, Dataset
 from genlab.errors import ConfigError, DataError, GenlabError
 
-KINDS = ("none", "class", "clusters")
+KINDS = ("none", "class", "clusters", "code")
 
 
 class Condition(nn.Module, abc.ABC):
@@ -138,9 +138,59 @@ class Clusters(Condition):
         return int((self.p > 0).sum())
 
 
+class Codes(Condition):
+    """InfoGAN's latent codes (Chen et al. 2016, https://arxiv.org/abs/1606.03657): a categorical
+    code of ``categories`` values (uniform) then ``continuous`` codes ~ U(-1, 1); c is the one-hot
+    category then the continuous values, (n, categories + continuous). Nothing real has a code:
+    the model infers it (Q)."""
+
+    kind = "code"
+
+    def __init__(self, categories: int, continuous: int):
+        super().__init__()
+        self.categories, self.continuous = categories, continuous
+        self.dim = categories + continuous
+        self.register_buffer("p", torch.full((categories,), 1.0 / categories))
+
+    def one_hot(self, idx: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Codes of the categories ``idx`` (n,), their continuous codes drawn from U(-1, 1)."""
+        n = idx.shape[0]
+        u = (torch.rand(n, self.continuous, generator=generator) if generator is not None else
+             torch.rand(n, self.continuous, device=self.p.device)).to(self.p.device) * 2 - 1
+        return torch.cat([F.one_hot(idx, self.categories).to(self.p.dtype), u.to(self.p.dtype)], 1)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        if generator is None:
+            return self.one_hot(torch.multinomial(self.p, n, replacement=True))
+        idx = torch.multinomial(self.p.cpu(), n, replacement=True, generator=generator).to(self.p.device)
+        return self.one_hot(idx, generator)
+
+    def of_real(self, y: torch.Tensor | None, x: torch.Tensor) -> None:
+        return None  # a real image has no code: Q infers it
+
+    def parse(self, text: str | int) -> int:
+        word = str(text).strip()
+        if not (word.isdigit() and int(word) < self.categories):
+            raise GenlabError(f"unknown code {word!r}: this run's categorical code takes 0-{self.categories - 1}")
+        return int(word)
+
+    def sweep(self, continuous_index: int, values: torch.Tensor) -> torch.Tensor:
+        """Codes (categories * len(values), dim): row k is category k, its columns ``values`` of the
+        continuous code ``continuous_index``, the other continuous codes at 0."""
+        if not 0 <= continuous_index < self.continuous:
+            raise GenlabError(f"this run has {self.continuous} continuous code(s); there is no code {continuous_index + 1}")
+        k, v = self.categories, values.numel()
+        cat = F.one_hot(torch.arange(k, device=self.p.device).repeat_interleave(v), k).to(self.p.dtype)
+        cont = torch.zeros(k * v, self.continuous, dtype=self.p.dtype, device=self.p.device)
+        cont[:, continuous_index] = values.to(cont).repeat(k)
+        return torch.cat([cat, cont], 1)
+
+
 def make_condition(kind: str, spec: DataSpec, clusters: int) -> Condition | None:
     if kind == "none":
         return None
+    if kind == "code":
+        raise ConfigError("condition=code is InfoGAN's latent code: genlab train infogan")
     if kind == "class":
         return Classes(spec)
     if spec.kind != "points":

@@ -22,6 +22,8 @@ TINY = {
              dict(net="mlp", g_hidden=(16,), d_hidden=(16,), z_dim=4, d_single=())],
     "cvae": [dict(net="mlp", hidden=(16,), latent_dim=3), dict(net="conv", width=4, latent_dim=3)],
     "acgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, class_loss_on_fakes=False, loss="hinge")],
+    "infogan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, continuous=0, info_updates_trunk=False),
+                dict(net="mlp", g_hidden=(16,), d_hidden=(16,), z_dim=4, d_single=(), categories=3, continuous=1)],
     "sgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, feature_matching=False, d_ema=0.5),
              dict(net="mlp", g_hidden=(16,), d_hidden=(16,), z_dim=4, d_single=(), supervised_only=True)],
 }
