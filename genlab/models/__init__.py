@@ -51,6 +51,7 @@ MODELS = _Registry({
     "acgan": "genlab.models.acgan:ACGAN",
     "sgan": "genlab.models.sgan:SGAN",
     "infogan": "genlab.models.infogan:InfoGAN",
+    "bigan": "genlab.models.bigan:BiGAN",
     "cvae": "genlab.models.vae:CVAE",
 })
 

@@ -109,4 +109,9 @@ class AE(GenerativeModel):
         se = sum(float((self.reconstruct(x.to(self.device)) - x.to(self.device)).pow(2).sum())
                  for x in x_all.split(batch_size))
         n = x_all.shape[0]
-        return {"recon_mse": se / (n * self.spec.dim), "n_test": n}
+        results = {"recon_mse": se / (n * self.spec.dim), "n_test": n}
+        if self.spec.kind == "image" and data.train_labels is not None and data.test_labels is not None:
+            from genlab.metrics.probe import encoder_scores  # the encoders' common probe
+
+            results.update(encoder_scores(lambda x: self.encode(x.to(self.device)), data))
+        return results

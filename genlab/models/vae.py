@@ -237,7 +237,7 @@ class VAE(GenerativeModel):
         finally:
             torch.random.set_rng_state(state)
         n = x_all.shape[0]
-        return {
+        results = {
             "elbo": elbo_sum / n,
             "nll": nll_sum / n,
             "k": k,
@@ -246,6 +246,12 @@ class VAE(GenerativeModel):
             "binarized": data.binarize,
             "likelihood": self.config.likelihood,
         }
+        if self.condition is None and self.spec.kind == "image" and data.train_labels is not None \
+                and data.test_labels is not None:  # the encoders' common probe, on q's mean
+            from genlab.metrics.probe import encoder_scores
+
+            results.update(encoder_scores(lambda x: self.encode(x.to(self.device))[0], data, seed=seed))
+        return results
 
 
 def interleave(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,8 @@ TINY = {
              dict(net="mlp", g_hidden=(16,), d_hidden=(16,), z_dim=4, d_single=())],
     "cvae": [dict(net="mlp", hidden=(16,), latent_dim=3), dict(net="conv", width=4, latent_dim=3)],
     "acgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, class_loss_on_fakes=False, loss="hinge")],
+    "bigan": [dict(ngf=4, ndf=4, z_dim=4, joint_hidden=8), dict(ngf=4, ndf=4, z_dim=4, joint_hidden=8, stochastic_encoder=True),
+              dict(net="mlp", g_hidden=(16,), d_hidden=(16,), z_dim=2, d_single=(), joint_hidden=8)],
     "infogan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, continuous=0, info_updates_trunk=False),
                 dict(net="mlp", g_hidden=(16,), d_hidden=(16,), z_dim=4, d_single=(), categories=3, continuous=1)],
     "sgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, feature_matching=False, d_ema=0.5),
@@ -31,7 +33,7 @@ TINY = {
 LABELLED = 16
 
 # the cases above that also run on 2-D points (MLP networks, no labels)
-ON_POINTS = {"ae": [0], "vae": [0], "gan": [0, 1]}
+ON_POINTS = {"ae": [0], "vae": [0], "gan": [0, 1], "bigan": [2]}
 
 IMAGE_SPEC = DataSpec(kind="image", shape=(1, 8, 8), num_classes=10)
 POINT_SPEC = DataSpec(kind="points", shape=(2,), center=(0.0, 0.0), scale=1.0)
