@@ -76,3 +76,23 @@ def test_speed_quick(tmp_path):
     assert record["matmul_peak_gflops"]["fp32"] > 0
     assert [r["config"] for r in record["thread_rows"]] == ["1 thread"]
     assert all(r["alone"] > 0 and r["busy"] > 0 for r in record["thread_rows"])
+
+
+def test_unlabelled_quick(tmp_path):
+    """SGAN and its twin at both budgets, InfoGAN's clustering scores, the encoders' probe beside
+    raw pixels, and the pictures of seed 0 (on digits)."""
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/unlabelled/run.py"), "--quick", "--threads", "1",
+                    "--run-dir", str(tmp_path / "runs"), "--out", str(out)], check=True, capture_output=True)
+    record = json.loads(out.read_text())
+    assert record["quick"] and record["data"] == "digits"
+    by = {r["row"]: r for r in record["runs"]}
+    assert set(by) == {"sgan, 100 labels", "supervised only, 100 labels", "sgan, 1,000 labels",
+                       "supervised only, 1,000 labels", "infogan", "bigan", "ae", "vae"}
+    assert all(0 <= by[r]["accuracy"] <= 1 and by[r]["labels"] in (100, 1000) for r in by if "labels" in r)
+    assert 0 <= by["infogan"]["cluster_accuracy"] <= 1 and by["infogan"]["information"] <= by["infogan"]["information_bound"]
+    for name in ("bigan", "ae", "vae"):
+        assert 0 <= by[name]["linear_probe"] <= 1 and by[name]["linear_probe_pixels"] > 0.9
+    assert 0 <= by["bigan"]["recon_class_accuracy"] <= 1
+    assert (tmp_path / by["infogan"]["picture"]).is_file() and (tmp_path / by["bigan"]["picture"]).is_file()
+    assert "--labels 100" in by["sgan, 100 labels"]["command"]
