@@ -85,3 +85,21 @@ def test_interpolate_goes_between_real_images_through_the_encoder(tmp_path, caps
                  "ngf=4", "ndf=4", "z_dim=4", "joint_hidden=8", "train.tensorboard=false"]) == 0
     assert main(["interpolate", str(run), "--pairs", "2", "--length", "4", "--out", str(tmp_path / "i.png")]) == 0
     assert (run / "samples" / "reconstructions-step00000003.png").is_file()
+
+
+@pytest.mark.slow
+def test_a_tiny_bigan_encoder_knows_the_digits_better_than_a_random_one(tmp_path):
+    """Seeded, 1,500 steps on the 8x8 digits with 8-dimensional codes: a linear probe on E(x)
+    beats the same probe on an untrained E of the same architecture by 8 points (0.878 against
+    0.65-0.75 for three random initialisations, measured), and G(E(x)) keeps the class of x far
+    above chance (0.53 measured)."""
+    from genlab.metrics.probe import encoder_scores, reconstruction_scores
+
+    model = genlab.train("bigan", "digits", steps=1500, batch_size=64, seed=0, out=tmp_path / "b", progress=False,
+                         tensorboard=False, sample_every=0, checkpoint_every=0, overrides=["z_dim=8"])
+    data = genlab.api.load_data(model.run_config.data)
+    trained = encoder_scores(model.encode, data, pixels=False)["linear_probe"]
+    torch.manual_seed(0)
+    untrained = encoder_scores(type(model)(model.config, model.spec).encode, data, pixels=False)["linear_probe"]
+    assert trained >= untrained + 0.08, (trained, untrained)
+    assert reconstruction_scores(model.reconstruct, data)["recon_class_accuracy"] >= 0.3
