@@ -7,7 +7,8 @@ from genlab.data.dataset import DataSpec
 from genlab.data.loader import BatchStream
 from genlab.models import MODELS
 from genlab.training import precision as amp
-from tests.models.test_common import CASES as ALL_CASES, make, stream
+from tests.models.test_common import CASES as ALL_CASES, make
+from tests.models.tiny import stream_for
 
 CASES = [(name, i) for name, i, kind in ALL_CASES if kind == "image"]
 
@@ -52,7 +53,8 @@ def _steps(model, batches, no_sync, prec="fp32"):
 @pytest.mark.parametrize("prec", ["fp32", "bf16"])
 @pytest.mark.parametrize("name,i", CASES)
 def test_no_model_step_reads_a_tensor_back(name, i, prec, no_sync):
-    _steps(make(name, i), stream(), no_sync, prec)
+    model = make(name, i)
+    _steps(model, stream_for(type(model)), no_sync, prec)
 
 
 @pytest.mark.parametrize("cfg", POINT_CASES)
@@ -71,7 +73,7 @@ def test_no_step_of_the_2d_recipe_reads_a_tensor_back(cfg, no_sync):
 
 
 def test_the_fp16_step_of_fused_adam_has_no_sync_either(no_sync):
-    _steps(make("dcgan", 0), stream(), no_sync, "fp16")
+    _steps(make("dcgan", 0), stream_for(MODELS["dcgan"]), no_sync, "fp16")
 
 
 def test_the_sync_detector_catches_a_sync(no_sync):
@@ -84,8 +86,10 @@ def test_the_sync_detector_catches_a_sync(no_sync):
 @pytest.mark.parametrize("name,i", CASES)
 def test_no_synchronising_cuda_call_in_a_step(name, i):
     model = make(name, i).cuda()
-    data = stream()
-    batches = BatchStream(data.x, None, 8, seed=0, device="cuda")
+    batches = stream_for(type(model))
+    batches.device = torch.device("cuda")
+    if batches.labelled is not None:
+        batches.labelled.device = torch.device("cuda")
     opts = model.configure_optimizers()
     model.train_step(batches, opts, 0)  # warm-up: lazy initialisation may sync once
     torch.cuda.synchronize()

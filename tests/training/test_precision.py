@@ -13,7 +13,8 @@ from genlab.metrics.likelihood import importance_log_likelihood
 from genlab.models import gan_losses as L
 from genlab.training import checkpoint as ckpt
 from genlab.training import precision as amp
-from tests.models.test_common import CASES as ALL_CASES, make, stream
+from tests.models.test_common import CASES as ALL_CASES, make
+from tests.models.tiny import stream_for
 
 CASES = [(name, i) for name, i, kind in ALL_CASES if kind == "image"]
 
@@ -38,7 +39,7 @@ def test_every_model_steps_in_mixed_precision_with_fp32_losses_and_weights(name,
     p = amp.Precision(prec, CPU)
     p.attach(opts)
     with p.autocast():
-        out = model.train_step(stream(), opts, 0)
+        out = model.train_step(stream_for(type(model)), opts, 0)
     for k, v in out.items():
         assert v.dtype == torch.float32 and torch.isfinite(v), k
     assert all(t.dtype == torch.float32 for t in model.state_dict().values() if t.is_floating_point())
@@ -72,7 +73,7 @@ def test_the_gradient_penalty_is_computed_in_fp32_under_autocast(monkeypatch):
     monkeypatch.setattr(L, "gradient_penalty", spy)
     model = make("wgan-gp", 0)
     with amp.Precision("bf16", CPU).autocast():
-        out = model.train_step(stream(), model.configure_optimizers(), 0)
+        out = model.train_step(stream_for(type(model)), model.configure_optimizers(), 0)
     assert seen and all(s == (torch.float32, torch.float32, False) for s in seen)
     assert out["gp"].dtype == torch.float32
 
