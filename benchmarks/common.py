@@ -1,5 +1,5 @@
 """What every benchmark script shares: the machine record, mean +- std, an atomic results file and
-a pool of single-purpose worker processes."""
+a pool of single-purpose worker processes, and the loop that runs a sweep and saves after each run."""
 
 from __future__ import annotations
 
@@ -66,3 +66,26 @@ def run_jobs(fn: Callable[[dict], dict], jobs: Iterable[dict], processes: int, t
         _set_threads(threads)
         for job in jobs:
             yield fn(job)
+
+
+def run_and_save(fn: Callable[[dict], dict], jobs: list[dict], processes: int, threads: int, runs: list[dict],
+                 out: Path, header: Callable[[list[dict]], dict], report: Callable[[dict], None]) -> dict:
+    """fn(job) for every job (``run_jobs``), each result appended to ``runs`` and the record
+    (``header(runs)``, the runs, the parallelism, the machine, the date) rewritten to ``out`` after
+    each, so an interrupted sweep keeps what finished. Returns the last record."""
+    import time
+
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+    def save() -> dict:
+        record = {**header(runs), "runs": runs,
+                  "conditions": {"jobs": processes, "threads_per_run": threads, "loadavg_at_start": load0},
+                  "machine": machine(), "date": time.strftime("%Y-%m-%d")}
+        write_json(out, record)
+        return record
+
+    for r in run_jobs(fn, jobs, processes, threads):
+        runs.append(r)
+        save()
+        report(r)
+    return save()

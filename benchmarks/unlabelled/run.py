@@ -37,7 +37,7 @@ ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine, mean_std, run_jobs, splice, write_json  # noqa: E402
+from benchmarks.common import mean_std, run_and_save, splice  # noqa: E402
 
 # row: (model, labels, overrides)
 ROWS = {
@@ -182,23 +182,14 @@ def main() -> None:
              "picture_dir": str(out.parent), "run_dir": str(Path(args.run_dir) / f"{slug(row)}-s{s}")}
             for s in range(args.seeds) for row in args.rows if (row, s, args.steps) not in done]
     print(f"{len(jobs)} runs to do ({args.jobs} at a time, {threads} thread(s) each)", file=sys.stderr, flush=True)
-    runs = list(old)
-    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
-    def save() -> dict:
-        record = {"benchmark": "unlabelled", "quick": args.quick, "data": data, "steps": args.steps,
-                  "width": args.width, "batch_size": 64, "probe_train": probe_n, "tables": aggregate(runs),
-                  "runs": runs, "conditions": {"jobs": args.jobs, "threads_per_run": threads, "loadavg_at_start": load0},
-                  "machine": machine(), "date": time.strftime("%Y-%m-%d")}
-        write_json(out, record)
-        return record
-
-    for r in run_jobs(run_one, jobs, args.jobs, threads):
-        runs.append(r)
-        save()
+    def report(r: dict) -> None:
         shown = {m: round(r[m], 4) for m in METRICS if r.get(m) is not None}
         print(f"{r['row']:>30} seed {r['seed']}: {shown}, {r['train_seconds']:.0f} s", file=sys.stderr, flush=True)
-    record = save()
+
+    record = run_and_save(run_one, jobs, args.jobs, threads, list(old), out, lambda runs: {
+        "benchmark": "unlabelled", "quick": args.quick, "data": data, "steps": args.steps, "width": args.width,
+        "batch_size": 64, "probe_train": probe_n, "tables": aggregate(runs)}, report)
     readme = HERE / "README.md"
     if not args.quick and args.out is None and readme.is_file():
         readme.write_text(splice(readme.read_text(), "table", markdown(record["tables"])))
