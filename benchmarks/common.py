@@ -54,6 +54,7 @@ def _set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    os.environ["GENLAB_THREADS"] = str(threads)  # genlab.train picks its own threads otherwise (one per idle core)
 
 
 def run_jobs(fn: Callable[[dict], dict], jobs: Iterable[dict], processes: int, threads: int) -> Iterator[dict]:
