@@ -78,14 +78,12 @@ class BiGAN(GAN):
         out = 2 * zd if c.stochastic_encoder else zd
         if c.net == "dcgan":
             norm = c.norm if c.norm != "auto" else "batch"
-            trunk = self.discriminator  # GAN built D's image trunk; its own score layer goes unused
-            trunk.net[-1] = nn.Identity()
             self.encoder = DCGANDiscriminator(spec.shape, c.ndf, norm, outputs=out)
             self.encoder.apply(dcgan_init)
         else:
-            trunk = self.discriminator
-            trunk.net[-1] = nn.Identity()
             self.encoder = MLPDiscriminator(spec.dim, c.d_hidden, outputs=out)
+        trunk = self.discriminator  # the x trunk GAN built; its score layer gives way to the joint one
+        trunk.net[-1] = nn.Identity()
         self.discriminator = JointDiscriminator(trunk, zd, c.joint_hidden)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:

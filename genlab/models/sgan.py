@@ -70,10 +70,10 @@ class SGAN(GAN):
             self.generator = self.ema_generator = None
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        optimizers = super().configure_optimizers() if self.generator is not None else \
-            {"d": torch.optim.Adam(self.discriminator.parameters(), lr=self.config.lr_d,
-                                   betas=(self.config.beta1, self.config.beta2))}
-        return optimizers
+        if self.generator is not None:
+            return super().configure_optimizers()
+        return {"d": torch.optim.Adam(self.discriminator.parameters(), lr=self.config.lr_d,
+                                      betas=(self.config.beta1, self.config.beta2))}
 
     @property
     def d_outputs(self) -> int:
