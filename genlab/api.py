@@ -45,14 +45,18 @@ def build_config(model: str, *, config: str | Path | None = None, overrides: Seq
     if file.get("model") not in (None, model):
         raise ConfigError(f"config file {config} is for model {file['model']!r}, not {model!r}")
     cls = get_model_class(model)
+    data_name = flags.get("data") or _section(file, "data", config).get("name") or DataConfig.name
+    recipe = cls.data_recipes.get(str(data_name).strip().lower(), {})  # the model's recipe for this data set
     layers = {
-        "model_config": {**dataclass_defaults(cls.Config), **_section(file, "model_config", config)},
+        "model_config": {**dataclass_defaults(cls.Config), **recipe.get("model_config", {}),
+                         **_section(file, "model_config", config)},
         "data": {**dataclass_defaults(DataConfig), **_section(file, "data", config)},
-        "train": {**dataclass_defaults(TrainConfig), **cls.train_defaults, **_section(file, "train", config)},
+        "train": {**dataclass_defaults(TrainConfig), **cls.train_defaults, **recipe.get("train", {}),
+                  **_section(file, "train", config)},
     }
     data_keys = {"data": "name", "data_dir": "data_dir", "image_size": "image_size",
                  "channels": "channels", "binarize": "binarize", "labels_from": "labels_from", "labels": "labels",
-                 "labels_seed": "labels_seed"}
+                 "labels_seed": "labels_seed", "min_tag_count": "min_tag_count"}
     for key, value in flags.items():
         if value is None:
             continue
@@ -104,7 +108,8 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
 
 def load_data(cfg: DataConfig) -> Dataset:
     data = load_dataset(cfg.name, data_dir=cfg.data_dir, image_size=cfg.image_size,
-                        channels=cfg.channels, binarize=cfg.binarize, labels_from=cfg.labels_from)
+                        channels=cfg.channels, binarize=cfg.binarize, labels_from=cfg.labels_from,
+                        min_tag_count=cfg.min_tag_count)
     return keep_labels(data, cfg.labels, cfg.labels_seed) if cfg.labels is not None else data
 
 

@@ -84,7 +84,8 @@ class DataConfig:
     image_size: int | None = None
     channels: int | None = None
     binarize: bool = False
-    labels_from: str | None = None  # folders: an image folder's class is the sub-folder of each image
+    labels_from: str | None = None  # folders: an image folder's class is the sub-folder of each image; tags: its tags file
+    min_tag_count: int = 10  # a tagged folder: tags on fewer images are dropped (and listed)
     labels: int | None = None  # a label budget: keep the labels of this many training examples, balanced
     labels_seed: int = 0  # which examples keep their labels (a seed of its own)
 
@@ -92,8 +93,9 @@ class DataConfig:
         if self.labels is not None:
             whole(self.labels, "labels", 1, 2**31 - 1)
         whole(self.labels_seed, "labels_seed", 0, MAX_SEED)
-        if self.labels_from not in (None, "folders"):
-            raise ConfigError(f"labels_from must be folders (or none), got {self.labels_from!r}")
+        if self.labels_from not in (None, "folders", "tags"):
+            raise ConfigError(f"labels_from must be folders or tags (or none), got {self.labels_from!r}")
+        whole(self.min_tag_count, "min_tag_count", 1, 2**31 - 1)
         if self.image_size is not None:
             whole(self.image_size, "image_size", 1, 2**31 - 1)
         if self.channels is not None and self.channels not in (1, 3):

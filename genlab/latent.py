@@ -41,3 +41,49 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "s
     if method == "slerp":
         return slerp(z0, z1, t)
     raise ValueError(f"unknown interpolation method {method!r}; use lerp or slerp")
+
+
+# -- attribute directions (InterFaceGAN, Shen et al. 2020, https://arxiv.org/abs/2005.09635) --------
+
+
+def noise_dim(model) -> int:
+    """How many leading values of the model's latent code are its noise (the rest is a condition)."""
+    c = model.config
+    return c.z_dim if hasattr(c, "z_dim") else c.latent_dim
+
+
+def find_direction(codes: torch.Tensor, scores: torch.Tensor, *, fraction: float = 0.1,
+                   seed: int = 0) -> tuple[torch.Tensor, float]:
+    """The unit normal of a linear SVM separating the codes (N, d) with the top ``fraction`` of
+    ``scores`` (N,) from those with the bottom ``fraction``, and the SVM's accuracy on a held-out
+    30 % of them (section 3.3 of the paper: 'the normal vector of the separation hyperplane')."""
+    import numpy as np
+    from sklearn.svm import LinearSVC
+
+    k = max(2, int(fraction * len(scores)))
+    order = scores.argsort()
+    x = torch.cat([codes[order[:k]], codes[order[-k:]]]).double().numpy()
+    y = np.r_[np.zeros(k), np.ones(k)]
+    perm = np.random.default_rng(seed).permutation(2 * k)
+    cut = int(0.7 * 2 * k)
+    svm = LinearSVC(C=1.0, max_iter=10_000).fit(x[perm[:cut]], y[perm[:cut]])
+    held_out = float((svm.predict(x[perm[cut:]]) == y[perm[cut:]]).mean()) if cut < 2 * k else float("nan")
+    normal = torch.from_numpy(svm.coef_[0]).float()
+    return normal / normal.norm(), held_out
+
+
+def orthogonal(direction: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """``direction`` with its component along the unit ``other`` removed, renormalised
+    (conditional manipulation, section 3.4 of the paper): moving along it leaves ``other``'s score alone."""
+    d = direction - (direction @ other) * other
+    if float(d.norm()) < 1e-6:
+        raise ValueError("the two directions are parallel")
+    return d / d.norm()
+
+
+def move(codes: torch.Tensor, direction: torch.Tensor, strengths: torch.Tensor) -> torch.Tensor:
+    """Codes (B, M) moved by each strength along the unit ``direction`` (d,) on their first d
+    values (the noise; a condition after them is kept): (B, S, M)."""
+    d = direction.to(codes)
+    shift = strengths.to(codes).view(1, -1, 1) * torch.nn.functional.pad(d, (0, codes.shape[1] - d.numel()))
+    return codes.unsqueeze(1) + shift

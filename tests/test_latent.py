@@ -39,3 +39,38 @@ def test_unknown_method_and_too_few_steps():
         interpolate(z, z, 5, "cubic")
     with pytest.raises(ValueError):
         interpolate(z, z, 1)
+
+
+# -- attribute directions -------------------------------------------------------------------------
+
+def test_the_svm_normal_recovers_a_known_attribute_direction():
+    """Scores that depend on the codes only through w . z: the direction found is w (up to noise)."""
+    from genlab.latent import find_direction
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(16, generator=g)
+    w = w / w.norm()
+    z = torch.randn(4000, 16, generator=g)
+    scores = z @ w + 0.1 * torch.randn(4000, generator=g)
+    d, held_out = find_direction(z, scores, fraction=0.1)
+    assert float(d.norm()) == pytest.approx(1.0, abs=1e-5)
+    assert float(d @ w) > 0.97  # same sign: towards higher scores
+    assert held_out > 0.95
+    # a score that depends on nothing: no direction to speak of
+    d_noise, acc_noise = find_direction(z, torch.randn(4000, generator=g), fraction=0.1)
+    assert abs(float(d_noise @ w)) < 0.5 and acc_noise < 0.75
+
+
+def test_orthogonal_directions_and_moves():
+    from genlab.latent import move, orthogonal
+
+    a, b = torch.tensor([1.0, 1.0, 0.0]) / 2**0.5, torch.tensor([1.0, 0.0, 0.0])
+    d = orthogonal(a, b)
+    assert torch.allclose(d, torch.tensor([0.0, 1.0, 0.0])) and abs(float(d @ b)) < 1e-7
+    with pytest.raises(ValueError):
+        orthogonal(b, b)
+    codes = torch.zeros(2, 5)  # 3 noise values, then a condition of 2 that must not move
+    codes[:, 3:] = 1
+    moved = move(codes, d, torch.tensor([-2.0, 0.0, 3.0]))
+    assert moved.shape == (2, 3, 5)
+    assert torch.equal(moved[0, :, 1], torch.tensor([-2.0, 0.0, 3.0])) and (moved[..., 3:] == 1).all()

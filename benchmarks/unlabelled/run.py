@@ -50,6 +50,18 @@ ROWS = {
     "ae": ("ae", None, ["net=mlp"]),
     "vae": ("vae", None, ["net=mlp"]),
 }
+# 2-D rows (ALI's paper, section 4.3: 25-mode grid): the course's plain GAN, and the same networks and
+# optimiser with an encoder; row: (model, data, overrides), all with --config configs/gan-plain.yaml
+POINT_ROWS = {
+    "gan, grid25": ("gan", "grid25", []),
+    "bigan, grid25": ("bigan", "grid25", []),
+    "ali, grid25": ("bigan", "grid25", ["stochastic_encoder=true"]),
+    "gan, ring8": ("gan", "ring8", []),
+    "bigan, ring8": ("bigan", "ring8", []),
+    "ali, ring8": ("bigan", "ring8", ["stochastic_encoder=true"]),
+}
+PLAIN = ROOT / "configs" / "gan-plain.yaml"
+POINT_METRICS = ("modes", "hq", "reverse_kl", "spread")
 METRICS = ("accuracy", "cluster_accuracy", "nmi", "ari", "information", "information_bound", "linear_probe",
            "knn_accuracy", "linear_probe_pixels", "knn_accuracy_pixels", "recon_mse", "recon_class_accuracy")
 
@@ -58,8 +70,34 @@ def slug(row: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", row.lower()).strip("-")
 
 
+def run_points(job: dict) -> dict:
+    """Train and score one 2-D row at one seed: mode metrics of 2,500 samples."""
+    import torch
+
+    import genlab
+    from genlab.api import load_data
+
+    run_dir = Path(job["run_dir"])
+    shutil.rmtree(run_dir, ignore_errors=True)
+    model_name, data, overrides = POINT_ROWS[job["row"]]
+    t0 = time.perf_counter()
+    model = genlab.train(model_name, data, out=run_dir, seed=job["seed"], config=PLAIN, overrides=overrides,
+                         progress=False, tensorboard=False, sample_every=0, checkpoint_every=0,
+                         **({"steps": job["point_steps"]} if job.get("point_steps") else {}))
+    train_s = time.perf_counter() - t0
+    scores = model.evaluate(load_data(model.run_config.data), seed=0)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    ov = "".join(f" {o}" for o in overrides)
+    return {"row": job["row"], "seed": job["seed"], "steps": model.step, **{m: scores.get(m) for m in POINT_METRICS},
+            "n_modes": scores.get("n_modes"), "train_seconds": round(train_s, 1), "threads": torch.get_num_threads(),
+            "command": f"genlab train {model_name} --data {data} --config configs/gan-plain.yaml --out DIR{ov} "
+                       f"train.seed={job['seed']} && genlab eval DIR --json"}
+
+
 def run_one(job: dict) -> dict:
     """Train and score one row at one seed."""
+    if job["row"] in POINT_ROWS:
+        return run_points(job)
     import torch
 
     import genlab
@@ -116,11 +154,11 @@ def run_one(job: dict) -> dict:
 
 def aggregate(runs: list[dict]) -> list[dict]:
     rows = []
-    for row in ROWS:
+    for row in (*ROWS, *POINT_ROWS):
         rs = sorted((r for r in runs if r["row"] == row), key=lambda r: r["seed"])
         if rs:
-            out = {"row": row, "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"], "labels": rs[0]["labels"]}
-            for m in (*METRICS, "train_seconds", "eval_seconds"):
+            out = {"row": row, "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"], "labels": rs[0].get("labels")}
+            for m in (*METRICS, *POINT_METRICS, "train_seconds", "eval_seconds"):
                 values = [r[m] for r in rs if r.get(m) is not None]
                 out[m] = [round(v, 4) for v in mean_std(values)] if values else None
             rows.append(out)
@@ -154,13 +192,17 @@ def markdown(rows: list[dict]) -> str:
     if pixels is not None:
         probe.append(f"| raw pixels | {_pm(pixels, 'linear_probe_pixels')} | {_pm(pixels, 'knn_accuracy_pixels')} | — | — "
                      f"| — | {len(pixels['seeds'])} |")
-    return "\n".join(sgan) + "\n\n" + "\n".join(info) + "\n\n" + "\n".join(probe)
+    points = ["| row | steps | modes | high-quality samples | reverse KL | spread | seeds |", "|---|---|---|---|---|---|---|"]
+    points += [f"| {r['row']} | {r['steps']:,} | {_pm(r, 'modes', 1)} | {_pm(r, 'hq', 3)} | {_pm(r, 'reverse_kl', 3)} | "
+               f"{_pm(r, 'spread', 2)} | {len(r['seeds'])} |" for name, r in by.items() if name in POINT_ROWS]
+    return "\n\n".join("\n".join(t) for t in (sgan, info, probe, points))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="digits, 4 steps, 1 seed, a small probe: seconds")
-    p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    p.add_argument("--rows", nargs="+", default=[*ROWS, *POINT_ROWS], choices=[*ROWS, *POINT_ROWS])
+    p.add_argument("--point-steps", type=int, default=None, help="steps of the 2-D rows (default: the config's 10,000)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=5000, help="steps a run: the budget")
     p.add_argument("--width", type=int, default=32, help="ngf = ndf of the dcgan networks")
@@ -172,19 +214,21 @@ def main() -> None:
     args = p.parse_args()
     data, probe_n = "fashion-mnist", 10_000
     if args.quick:
-        data, args.seeds, args.steps, args.width, probe_n = "digits", 1, 4, 8, 300
+        data, args.seeds, args.steps, args.width, probe_n, args.point_steps = "digits", 1, 4, 8, 300, 20
     out = Path(args.out) if args.out else (HERE / "results.json" if not args.quick else
                                           Path(args.run_dir) / "results-quick.json")
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
     done = {(r["row"], r["seed"], r["steps"]) for r in old}
     jobs = [{"row": row, "seed": s, "data": data, "steps": args.steps, "width": args.width, "probe_n": probe_n,
+             "point_steps": args.point_steps,
              "picture_dir": str(out.parent), "run_dir": str(Path(args.run_dir) / f"{slug(row)}-s{s}")}
-            for s in range(args.seeds) for row in args.rows if (row, s, args.steps) not in done]
+            for s in range(args.seeds) for row in args.rows
+            if (row, s, (args.point_steps or 10_000) if row in POINT_ROWS else args.steps) not in done]
     print(f"{len(jobs)} runs to do ({args.jobs} at a time, {threads} thread(s) each)", file=sys.stderr, flush=True)
 
     def report(r: dict) -> None:
-        shown = {m: round(r[m], 4) for m in METRICS if r.get(m) is not None}
+        shown = {m: round(r[m], 4) for m in (*METRICS, *POINT_METRICS) if r.get(m) is not None}
         print(f"{r['row']:>30} seed {r['seed']}: {shown}, {r['train_seconds']:.0f} s", file=sys.stderr, flush=True)
 
     record = run_and_save(run_one, jobs, args.jobs, threads, list(old), out, lambda runs: {

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from genlab.cli import evaluator as evaluator_cli
+from genlab.cli import edit as edit_cli, evaluator as evaluator_cli
 from genlab.cli.argtypes import (epochs_float, example, grid_int, importance_int, positive_int, samples_int, seed_int,
                                  steps_int, threads_int)
 from genlab.cli import figures
@@ -63,8 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--channels", type=positive_int, choices=(1, 3))
     t.add_argument("--binarize", action="store_true", default=None,
                    help="dynamic binarisation of the training images; fixed binarised test set")
-    t.add_argument("--labels-from", choices=("folders",),
-                   help="label an image folder's images by the sub-folder each sits in (one per class)")
+    t.add_argument("--labels-from", choices=("folders", "tags"),
+                   help="folders: label an image folder's images by the sub-folder each sits in (one per class); "
+                        "tags: by the tags file beside them (tags.csv, tags.txt or list_attr_celeba.txt; "
+                        "the default when there is one)")
+    t.add_argument("--min-tag-count", type=positive_int, metavar="N",
+                   help="a tagged folder: drop the tags on fewer than N images (default 10)")
     t.add_argument("--labels", type=positive_int, metavar="N",
                    help="a label budget: keep the labels of N training examples (balanced over the classes), "
                         "remove the others' before training (models that learn from unlabelled data: sgan)")
@@ -77,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--class", dest="condition", metavar="NAME",
                    help="a conditional run: samples of this class (a name such as sneaker, or an index)")
     s.add_argument("--grid", choices=("classes",), help="classes: one row per class, the same noise in every row")
+    s.add_argument("--prompt", action="append", metavar="TEXT",
+                   help='a tag-conditioned run: samples of the tags a text names ("girl with red hair and red '
+                        'eyes"); repeat it for a grid, one row per prompt, the same noise in every row')
+    s.add_argument("--tags", action="append", metavar="TAGS",
+                   help='as --prompt, the tags listed exactly ("red hair, red eyes")')
     s.add_argument("--sweep", metavar="code[N]",
                    help="an infogan run: a row per categorical code, the columns sweeping continuous code N "
                         "(default 1) from -2 to 2, one noise for the grid (the InfoGAN paper's figure); "
@@ -115,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     figures.add_parser(sub)
     evaluator_cli.add_parser(sub)
+    edit_cli.add_parsers(sub, DEVICE_HELP, THREADS_HELP)
     return p
 
 
@@ -143,10 +153,26 @@ def config_flags(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
     return overrides, rest
 
 
+def _negative_ranges(argv: Sequence[str]) -> list[str]:
+    """``--strength -3:3`` as ``--strength=-3:3``: argparse takes a value that starts with "-" and is
+    not a plain number for a flag."""
+    import re
+
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--strength" and i + 1 < len(argv) and re.fullmatch(r"-[\d.]+:[-+\d.]+", argv[i + 1]):
+            out.append(f"--strength={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args, extra = parser.parse_known_args(argv)
+        args, extra = parser.parse_known_args(_negative_ranges(sys.argv[1:] if argv is None else argv))
         overrides, rest = config_flags(extra) if args.command == "train" else ([], extra)
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -186,7 +212,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.model = None
     if args.resume is not None:
         given = [k for k in ("data", "data_dir", "batch_size", "seed", "config", "out", "image_size",
-                             "channels", "binarize", "precision", "labels_from", "labels", "labels_seed")
+                             "channels", "binarize", "precision", "labels_from", "labels", "labels_seed",
+                             "min_tag_count")
                  if getattr(args, k) is not None]
         if given or args.overrides:
             raise GenlabError("--resume continues a run with its saved config; only --steps, --epochs, "
@@ -196,7 +223,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed, device=args.device, out=args.out, config=args.config, resume=args.resume,
         data_dir=args.data_dir, image_size=args.image_size, channels=args.channels,
         binarize=args.binarize, labels_from=args.labels_from, labels=args.labels, labels_seed=args.labels_seed,
-        progress=args.progress, threads=args.threads,
+        min_tag_count=args.min_tag_count, progress=args.progress, threads=args.threads,
         overrides=args.overrides + ([f"train.precision={args.precision}"] if args.precision else []))
     run_dir = Path(model.run_dir)
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 reports for all
@@ -220,6 +247,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise GenlabError("give --class or --grid classes, not both")
     if args.sweep is not None:
         return _sample_sweep(args, out)
+    if args.prompt or args.tags:
+        return _sample_prompts(args, out)
     n = args.n or (8 if grid else 64)
     _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
@@ -245,6 +274,34 @@ def cmd_sample(args: argparse.Namespace) -> int:
         x = torch.cat([model.sample(min(SAMPLE_CHUNK, n - i), generator=g, condition=condition).cpu()
                        for i in range(0, n, SAMPLE_CHUNK)])
         _write_output(x, out, model)
+    print(out)
+    return 0
+
+
+def _sample_prompts(args: argparse.Namespace, out: Path) -> int:
+    """``genlab sample RUN --prompt TEXT [--prompt TEXT ...]``: one prompt's samples, or a grid with
+    a row per prompt and the same noise in every row."""
+    import torch
+
+    import genlab
+    from genlab.data.tags import parse_prompt, parse_tags
+
+    if args.grid or args.condition is not None:
+        raise GenlabError("--prompt and --tags choose the condition: give them without --class or --grid")
+    asked = [(parse_prompt, t) for t in args.prompt or []] + [(parse_tags, t) for t in args.tags or []]
+    n = args.n or (8 if len(asked) > 1 else 16)
+    if out.suffix == ".png" and n * len(asked) > MAX_GRID:
+        raise GenlabError(f"a PNG grid holds at most {MAX_GRID:,} samples, asked for {n * len(asked):,}")
+    _set_threads(args)
+    model = genlab.load(args.run_dir, device=args.device)
+    if getattr(getattr(model, "condition", None), "kind", None) != "tags":
+        raise GenlabError(f"--prompt and --tags need a tag-conditioned run (cgan or acgan on a tagged data set); "
+                          f"this {model.name} run is not")
+    requests = [parse(text, model.condition.vocab) for parse, text in asked]  # every error before any sampling
+    g = torch.Generator().manual_seed(args.seed)
+    z = model.prior(n, g)
+    x = torch.cat([model.decode(model.with_condition(z, r, g)).cpu() for r in requests])
+    _write_output(x, out, model, nrow=n if len(requests) > 1 else None)
     print(out)
     return 0
 
@@ -348,13 +405,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
               "10,000 x 5,000 take about 10 minutes (lower --k or --max-examples for less)", file=sys.stderr)
     options = {name: getattr(args, name) for name in given}
     results = model.evaluate(data, **options, progress=sys.stderr.isatty())  # a bar where a model has one
-    results = {"model": model.name, "data": model.run_config.data.name, "step": model.step, **results}
+    results = {"model": model.name, "data": model.run_config.data.name, "step": model.step, **results,
+               **_direction_scores(model, args.seed or 0)}
     if args.json:  # JSON has no NaN or infinity: those are null
         print(json.dumps(_json_safe(results), allow_nan=False))
     else:
         for key, v in results.items():
             print(f"{key:>14}: {v:.4f}" if isinstance(v, float) else f"{key:>14}: {v}")
     return 0
+
+
+def _direction_scores(model, seed: int) -> dict:
+    """Flip rate and preservation at strength 3 of each attribute direction the run has."""
+    from genlab import directions
+
+    records = directions.read(model.run_dir)
+    if not records:
+        return {}
+    net = directions.tagged_evaluator(model)
+    return {"directions": {name: directions.edit_scores(model, net, name, directions.vector(records, name, model),
+                                                        seed=seed) for name in sorted(records)}}
 
 
 EVAL_OPTIONS = ("k", "n_samples", "modes", "features", "max_examples", "seed")
@@ -433,7 +503,8 @@ def _newest_per_kind(paths: list[Path]) -> list[Path]:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "eval": cmd_eval,
-            "figures": figures.run, "evaluator": evaluator_cli.run}
+            "figures": figures.run, "evaluator": evaluator_cli.run, "directions": edit_cli.run_directions,
+            "edit": edit_cli.run_edit}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from genlab.data.tags import TagVocab
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,10 @@ class Dataset:
     # a label budget (genlab.data.labels.keep_labels): indices of the training examples whose
     # labels are kept, the others' are UNLABELLED; None when every training label is there
     labelled: torch.Tensor | None = None
+    # a tagged image set (genlab.data.tags): multi-hot float32 (N, T) tags and their vocabulary
+    train_tags: torch.Tensor | None = None
+    test_tags: torch.Tensor | None = None
+    tags: "TagVocab | None" = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -55,7 +63,13 @@ class Dataset:
             scale = float((self.train - self.train.mean(0)).pow(2).sum(1).mean().sqrt().clamp_min(1e-12))
         return DataSpec(kind=self.kind, shape=self.shape, num_classes=self.num_classes,
                         binarize=self.binarize, center=center, scale=scale, class_names=self.class_names,
-                        labels=None if self.labelled is None else int(self.labelled.numel()))
+                        labels=None if self.labelled is None else int(self.labelled.numel()),
+                        tags=None if self.tags is None else self.tags.to_dict())
+
+    @property
+    def train_targets(self) -> torch.Tensor | None:
+        """What a batch carries beside x: class labels (N,), or multi-hot tags (N, T)."""
+        return self.train_labels if self.train_labels is not None else self.train_tags
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,7 @@ class DataSpec:
     scale: float | None = None  # points: RMS distance of training points from the mean
     class_names: tuple[str, ...] | None = None  # labelled data: one name per class, in label order
     labels: int | None = None  # a label budget: the number of training labels kept (None: all)
+    tags: dict | None = None  # a tagged set: its tag vocabulary (TagVocab.to_dict())
 
     @property
     def dim(self) -> int:
@@ -82,7 +97,7 @@ class DataSpec:
         return {"kind": self.kind, "shape": list(self.shape), "num_classes": self.num_classes,
                 "binarize": self.binarize, "center": None if self.center is None else list(self.center),
                 "scale": self.scale, "class_names": None if self.class_names is None else list(self.class_names),
-                "labels": self.labels}
+                "labels": self.labels, "tags": self.tags}
 
     @classmethod
     def from_dict(cls, d: dict, where: object = "data spec") -> "DataSpec":
@@ -93,7 +108,7 @@ class DataSpec:
             spec = cls(kind=d["kind"], shape=shape, num_classes=d.get("num_classes"),
                        binarize=d.get("binarize", False), center=None if center is None else tuple(center),
                        scale=d.get("scale"), class_names=None if names is None else tuple(names),
-                       labels=d.get("labels"))
+                       labels=d.get("labels"), tags=d.get("tags"))
             ok = (spec.kind in ("image", "points") and len(shape) in (1, 3)
                   and all(type(n) is int and 0 < n <= 2**20 for n in shape)
                   and (spec.num_classes is None or (type(spec.num_classes) is int and spec.num_classes > 0))
@@ -103,9 +118,14 @@ class DataSpec:
                   and (spec.class_names is None or (all(isinstance(n, str) for n in spec.class_names)
                                                     and len(spec.class_names) == spec.num_classes))
                   and (spec.labels is None or (type(spec.labels) is int and spec.labels > 0
-                                               and spec.num_classes is not None)))
+                                               and spec.num_classes is not None))
+                  and (spec.tags is None or isinstance(spec.tags, dict)))
         except (KeyError, TypeError, ValueError):
             ok = False
+        if ok and spec.tags is not None:
+            from genlab.data.tags import TagVocab
+
+            TagVocab.from_dict(spec.tags)  # CheckpointError when malformed
         if not ok:
             from genlab.errors import CheckpointError
 

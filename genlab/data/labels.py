@@ -18,7 +18,7 @@ CLASS_NAMES = {
     # https://www.cs.toronto.edu/~kriz/cifar.html
     "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
 }
-LABEL_SOURCES = ("folders",)
+LABEL_SOURCES = ("folders", "tags")  # tags: a tags file beside the images (genlab.data.tags)
 
 
 def folder_labels(root: Path, files: list[Path]) -> tuple[np.ndarray, tuple[str, ...]]:

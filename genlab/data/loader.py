@@ -9,7 +9,7 @@ import torch
 
 class Batch(NamedTuple):
     x: torch.Tensor  # (B, *shape) on the training device
-    y: torch.Tensor | None  # (B,) int64 labels, or None for unlabelled data
+    y: torch.Tensor | None  # (B,) int64 labels, (B, T) multi-hot tags, or None for unlabelled data
 
 
 class BatchStream:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genlab.data import cifar, digits, download as dl, folder, idx, points
+from genlab.data import cifar, digits, download as dl, folder, idx, points, tags, toonfaces
 from genlab.data.dataset import Dataset
 from genlab.data.labels import CLASS_NAMES, LABEL_SOURCES, folder_labels
 from genlab.data.locate import locate
@@ -17,11 +18,12 @@ from genlab.data import transforms as T
 from genlab.errors import DataError
 from genlab.limits import ensure_fits
 
-IMAGE_SETS = ("digits", "mnist", "fashion-mnist", "cifar10")
+IMAGE_SETS = ("digits", "mnist", "fashion-mnist", "cifar10", "toonfaces")
 POINT_SETS = ("ring8", "grid25", "spiral")
 DATASETS = IMAGE_SETS + POINT_SETS
 POINT_SUFFIXES = (".npy", ".csv")
 DEFAULT_IMAGE_SIZE, DEFAULT_CHANNELS = 64, 3  # for image folders
+MIN_TAG_COUNT = 10  # a tagged folder's tags on fewer images are dropped
 
 
 def load_dataset(
@@ -34,6 +36,7 @@ def load_dataset(
     download: bool = True,
     modes: int | None = None,
     labels_from: str | None = None,
+    min_tag_count: int = MIN_TAG_COUNT,
 ) -> Dataset:
     """Load a data set into memory.
 
@@ -41,8 +44,10 @@ def load_dataset(
     N x 2 points. Images come back as float32 (N, C, H, W) in [0, 1], points as float32 (N, 2).
     ``image_size``/``channels`` resize/convert images; ``binarize`` replaces the image test set by
     one fixed Bernoulli draw; ``modes`` sets the number of centres of ring8/grid25;
-    ``labels_from="folders"`` labels an image folder by the sub-folder each image sits in.
-    Labelled sets carry their class names.
+    ``labels_from="folders"`` labels an image folder by the sub-folder each image sits in; a folder
+    with a tags file beside its images (genlab.data.tags) is a tagged set (``labels_from="tags"``
+    says so explicitly), its tags on fewer than ``min_tag_count`` images dropped.
+    Labelled sets carry their class names, tagged ones their tag vocabulary.
     Every user-fixable problem raises :class:`~genlab.errors.DataError`.
     """
     _check_image_args(image_size, channels)
@@ -57,9 +62,13 @@ def load_dataset(
     if key in IMAGE_SETS:
         if modes is not None:
             raise DataError(f"--modes applies to the 2-D sets ring8 and grid25, not to {key}")
+        if key == "toonfaces":  # drawn once into the cache, then read like any tagged folder
+            ds = _from_path(str(toonfaces.generate(toonfaces.cache_dir(), n=toonfaces.DEFAULT_N)), None, None, False, None, "tags",
+                            min_tag_count)
+            return _finish_images(replace(ds, name="toonfaces"), image_size, channels, binarize)
         ds = _NAMED_IMAGES[key](data_dir=data_dir, download=download)
         return _finish_images(ds, image_size, channels, binarize)
-    return _from_path(name, image_size, channels, binarize, modes, labels_from)
+    return _from_path(name, image_size, channels, binarize, modes, labels_from, min_tag_count)
 
 
 def _check_image_args(image_size: int | None, channels: int | None) -> None:
@@ -70,7 +79,7 @@ def _check_image_args(image_size: int | None, channels: int | None) -> None:
 
 
 def _from_path(name: str, image_size: int | None, channels: int | None, binarize: bool, modes: int | None,
-               labels_from: str | None = None) -> Dataset:
+               labels_from: str | None = None, min_tag_count: int = MIN_TAG_COUNT) -> Dataset:
     """A directory -> image folder; a .npy/.csv file -> points; anything else -> DataError."""
     path = Path(name).expanduser()
     if path.is_dir():
@@ -78,6 +87,8 @@ def _from_path(name: str, image_size: int | None, channels: int | None, binarize
             raise DataError("--modes applies to the 2-D sets ring8 and grid25, not to an image folder")
         size, chans = image_size or DEFAULT_IMAGE_SIZE, channels or DEFAULT_CHANNELS
         images, files = folder.load_folder(path, size, chans)
+        if labels_from == "tags" or (labels_from is None and any((path / f).is_file() for f in tags.TAG_FILES)):
+            return _finish_images(_tagged(path, images, files, min_tag_count), None, None, binarize)
         train, test = _split(len(images))
         labels = names = None
         if labels_from == "folders":  # aligned with the images that were kept
@@ -98,6 +109,21 @@ def _from_path(name: str, image_size: int | None, channels: int | None, binarize
         f"unknown data set {name!r}: use one of {', '.join(DATASETS)}, a directory of images, "
         f"or a .npy/.csv file of N x 2 points"
     )
+
+
+def _tagged(path: Path, images: np.ndarray, files: list[Path], min_tag_count: int) -> Dataset:
+    """The images of a folder that have a line in its tags file, with their multi-hot tags."""
+    joined = tags.join_tags(path, files, tags.read_tags(path))
+    vocab = tags.build_vocab(joined.tags, min_tag_count)
+    if vocab.dropped:
+        shown = ", ".join(f"{t} ({c})" for t, c in vocab.dropped[:10]) + (", ..." if len(vocab.dropped) > 10 else "")
+        print(f"note: {len(vocab.dropped)} tag(s) on fewer than {min_tag_count} images dropped: {shown}",
+              file=sys.stderr)
+    images, hot = images[joined.indices], vocab.multi_hot(joined.tags)
+    train, test = _split(len(images))
+    return Dataset(name=str(path), kind="image", train=T.to_float(images[train]), test=T.to_float(images[test]),
+                   train_tags=T.to_float(hot[train], scale=1.0), test_tags=T.to_float(hot[test], scale=1.0),
+                   tags=vocab)
 
 
 def _split(n: int) -> tuple[np.ndarray, np.ndarray]:

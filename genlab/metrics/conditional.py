@@ -62,6 +62,30 @@ def conditional_accuracy(model, data: Dataset, *, n_per_class: int = 500, seed: 
     }
 
 
+@torch.no_grad()
+def tag_accuracy(model, data: Dataset, *, n: int = 2000, seed: int = 0, batch_size: int = 500) -> dict[str, Any]:
+    """Samples of a tag-conditioned ``model`` asked for the tags of ``n`` test images (drawn by
+    ``seed``), read by the data set's tag evaluator: per tag group and other tag, the fraction of
+    samples that show what was asked (``tag_accuracy``), beside the evaluator's agreement with the
+    real test images' tags (``tag_accuracy_real``)."""
+    from genlab.metrics.evaluator import agreement, tag_accuracy as real_agreement
+    from genlab.models.conditions import tag_predict
+
+    if data.test_tags is None or data.tags is None:
+        raise GenlabError(f"tag metrics need a tagged test set; {data.name} has none")
+    net = load_evaluator(data.name).eval()
+    if net.vocab is None or net.vocab.names != data.tags.names:
+        raise GenlabError(f"the {data.name} evaluator ({net.path}) does not read this data set's tags; retrain it "
+                          f"with 'genlab evaluator train --data {data.name}'")
+    g = torch.Generator().manual_seed(seed)
+    asked = data.test_tags[torch.randint(len(data.test_tags), (n,), generator=g)]
+    pred = torch.cat([tag_predict(net.logits(model.sample(len(part), generator=g, condition=part).cpu()), net.vocab)
+                      for part in asked.split(batch_size)])
+    return {"tag_accuracy": agreement(pred, asked, net.vocab),
+            "tag_accuracy_real": real_agreement(net, data.test, data.test_tags), "n_tag_samples": n,
+            "evaluator": str(net.path)}
+
+
 def _features(net, images: torch.Tensor, batch_size: int) -> torch.Tensor:
     return torch.cat([net(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
 

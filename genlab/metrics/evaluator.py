@@ -31,12 +31,19 @@ from genlab.files import atomic_write, atomic_write_text
 
 FORMAT_VERSION = 1
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_EPOCHS = {"digits": 40, "mnist": 8, "fashion-mnist": 12, "cifar10": 30}
+DEFAULT_EPOCHS = {"digits": 40, "mnist": 8, "fashion-mnist": 12, "cifar10": 30, "toonfaces": 8}
 QUICK_STEPS = 200  # --quick: a few hundred optimiser steps, for tests
 
 
 def canonical_name(name: str) -> str:
-    """The data set key used in evaluator file names ("Fashion_MNIST" -> "fashion-mnist")."""
+    """The data set key used in evaluator file names ("Fashion_MNIST" -> "fashion-mnist"; an image
+    folder -> "folder-NAME-HASH", HASH from its absolute path)."""
+    if "/" in name or "\\" in name or Path(name).expanduser().is_dir():
+        import hashlib
+
+        path = Path(name).expanduser().resolve()
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+        return f"folder-{canonical_name(path.name) or 'root'}-{digest}"
     return name.strip().lower().replace("_", "-")
 
 
@@ -97,6 +104,7 @@ class FeatureNet(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(feature_dim, num_classes + self.outlier_class)
+        self.vocab = None  # a tag evaluator: its TagVocab, num_classes = its number of tags
 
     def config(self) -> dict[str, Any]:
         return {"in_shape": list(self.in_shape), "num_classes": self.num_classes, "width": self.width,
@@ -154,6 +162,15 @@ def _outliers(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 def _loss(model: FeatureNet, x: torch.Tensor, y: torch.Tensor, g: torch.Generator, max_shift: int,
           oe_weight: float) -> torch.Tensor:
+    if model.vocab is not None:  # tags (B, T): one cross-entropy per exclusive group, a binary one per other tag
+        from genlab.models.conditions import tag_loss
+
+        return tag_loss(model.logits(_shift(x, max_shift, g)), y, model.vocab)
+    return _class_loss(model, x, y, g, max_shift, oe_weight)
+
+
+def _class_loss(model: FeatureNet, x: torch.Tensor, y: torch.Tensor, g: torch.Generator, max_shift: int,
+                oe_weight: float) -> torch.Tensor:
     """Cross-entropy on shifted images x (B, C, H, W) with labels y (B,), plus outlier exposure on
     B/4 synthetic outliers (:func:`_outliers`), weighted by ``oe_weight``: cross-entropy to the extra
     "no class" output, and from the uniform distribution over the real classes (Hendrycks et al.
@@ -185,20 +202,49 @@ def accuracy(model: FeatureNet, images: torch.Tensor, labels: torch.Tensor, batc
     return float((preds == labels).double().mean())
 
 
-def _labelled_images(name: str, data_dir: str | None):
+@torch.no_grad()
+def tag_accuracy(model: FeatureNet, images: torch.Tensor, tags: torch.Tensor, batch_size: int = 500) -> dict[str, float]:
+    """A tag evaluator's accuracy on ``images`` (N, C, H, W) against multi-hot ``tags`` (N, T):
+    group name -> how often it names the group's value (or none), tag -> how often it says
+    whether each other tag is on."""
+    from genlab.models.conditions import tag_predict
+
+    was = model.training
+    model.eval()
+    pred = torch.cat([tag_predict(model.logits(images[i:i + batch_size]), model.vocab)
+                      for i in range(0, len(images), batch_size)])
+    model.train(was)
+    return agreement(pred, tags, model.vocab)
+
+
+def agreement(pred: torch.Tensor, tags: torch.Tensor, vocab) -> dict[str, float]:
+    """Per tag group (its name) and per other tag: the fraction of rows of multi-hot ``pred``
+    (N, T) that agree with ``tags`` (N, T) on it."""
+    out = {}
+    for group in vocab.groups:
+        m = list(group.members)
+        out[group.name] = float((pred[:, m] == tags[:, m]).all(1).double().mean())
+    for i in vocab.binary:
+        out[vocab.names[i]] = float((pred[:, i] == tags[:, i]).double().mean())
+    return out
+
+
+def _labelled_images(name: str, data_dir: str | None, image_size: int | None = None, min_tag_count: int | None = None):
     from genlab.data import load_dataset
 
-    data = load_dataset(name, data_dir=data_dir)
-    if data.kind != "image" or data.train_labels is None or data.num_classes is None:
-        raise GenlabError(f"an evaluator is a classifier: it needs a labelled image data set "
-                          f"(digits, mnist, fashion-mnist, cifar10), and {name!r} has no class labels")
+    data = load_dataset(name, data_dir=data_dir, image_size=image_size,
+                        **({"min_tag_count": min_tag_count} if min_tag_count is not None else {}))
+    if data.kind != "image" or ((data.train_labels is None or data.num_classes is None) and data.tags is None):
+        raise GenlabError(f"an evaluator is a classifier: it needs a labelled image data set (digits, mnist, "
+                          f"fashion-mnist, cifar10) or a tagged one (toonfaces, a folder with a tags file), "
+                          f"and {name!r} has neither class labels nor tags")
     return data
 
 
 def train_evaluator(name: str, *, epochs: float | None = None, seed: int = 0, out_path: str | Path | None = None,
                     quick: bool = False, batch_size: int = 128, lr: float = 3e-3, weight_decay: float = 5e-4,
                     width: int = 16, feature_dim: int = 128, augment: bool = True, outlier_exposure: float = 0.5,
-                    data_dir: str | None = None,
+                    data_dir: str | None = None, image_size: int | None = None, min_tag_count: int | None = None,
                     command: str | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train the feature classifier of data set ``name`` and save it; returns its JSON metadata.
 
@@ -211,11 +257,14 @@ def train_evaluator(name: str, *, epochs: float | None = None, seed: int = 0, ou
     The returned dict has ``accuracy`` (test split) and ``path``.
     """
     key = canonical_name(name)
-    data = _labelled_images(name, data_dir)
+    data = _labelled_images(name, data_dir, image_size, min_tag_count)
     epochs = float(epochs if epochs is not None else DEFAULT_EPOCHS.get(key, 20))
     if not epochs > 0:
         raise GenlabError(f"epochs must be > 0, got {epochs}")
-    x, y = data.train, data.train_labels
+    tagged = data.tags is not None
+    x, y = data.train, (data.train_tags if tagged else data.train_labels)
+    if tagged:  # outlier exposure is written for one class per image
+        outlier_exposure = 0.0
     steps_per_epoch = math.ceil(len(x) / batch_size)
     total = max(1, round(epochs * steps_per_epoch))
     if quick:
@@ -226,14 +275,20 @@ def train_evaluator(name: str, *, epochs: float | None = None, seed: int = 0, ou
     max_shift = round(data.shape[-1] / 14) if augment else 0
     with torch.random.fork_rng(devices=[]):  # the global RNG (initial weights, dropout) seeded, then restored
         torch.manual_seed(seed)
-        model = FeatureNet(data.shape, data.num_classes, width=width, feature_dim=feature_dim,
-                           outlier_class=outlier_exposure > 0)
+        model = FeatureNet(data.shape, len(data.tags.names) if tagged else data.num_classes, width=width,
+                           feature_dim=feature_dim, outlier_class=outlier_exposure > 0)
+        model.vocab = data.tags
         _fit(model, x, y, total=total, batch_size=batch_size, lr=lr, weight_decay=weight_decay, max_shift=max_shift,
              oe_weight=outlier_exposure, g=torch.Generator().manual_seed(seed), log=log)
+    if tagged:  # per group and tag; the mean of them as the one number
+        test_tags, train_tags = tag_accuracy(model, data.test, data.test_tags), tag_accuracy(model, x, y)
+        scores = {"test_accuracy": sum(test_tags.values()) / len(test_tags), "test_tag_accuracy": test_tags,
+                  "train_accuracy": sum(train_tags.values()) / len(train_tags), "tags": data.tags.to_dict()}
+    else:
+        scores = {"test_accuracy": accuracy(model, data.test, data.test_labels),
+                  "train_accuracy": accuracy(model, data.train, data.train_labels)}
     meta = {
-        "format": FORMAT_VERSION, "data": key, **model.config(),
-        "test_accuracy": accuracy(model, data.test, data.test_labels), "n_test": len(data.test),
-        "train_accuracy": accuracy(model, data.train, data.train_labels),
+        "format": FORMAT_VERSION, "data": key, **model.config(), **scores, "n_test": len(data.test),
         "epochs": round(total / steps_per_epoch, 4), "steps": total, "batch_size": batch_size, "lr": lr,
         "weight_decay": weight_decay, "augment_max_shift": max_shift,
         "outlier_exposure": outlier_exposure, "seed": seed, "quick": quick,
@@ -344,9 +399,13 @@ def _load_file(path: Path) -> FeatureNet:
         model = FeatureNet(tuple(meta["in_shape"]), meta["num_classes"], width=meta["width"],
                            feature_dim=meta["feature_dim"], outlier_class=meta.get("outlier_class", False))
         model.load_state_dict(load_file(str(path)))
+        if meta.get("tags") is not None:
+            from genlab.data.tags import TagVocab
+
+            model.vocab = TagVocab.from_dict(meta["tags"])
     except FileNotFoundError as exc:
         raise GenlabError(f"evaluator file missing: {exc.filename}") from exc
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError, GenlabError) as exc:
         raise GenlabError(f"cannot load the evaluator {path} ({type(exc).__name__}: {exc}); "
                           f"retrain it with 'genlab evaluator train'") from exc
     model.eval().requires_grad_(False)

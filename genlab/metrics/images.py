@@ -181,10 +181,11 @@ def _forget(fid: Any) -> None:
 def _genlab_reference(data: Dataset, real: torch.Tensor, batch_size: int) -> _Reference:
     from genlab.metrics.evaluator import load_evaluator
 
-    if data.num_classes is None:
+    if data.num_classes is None and data.tags is None:
         raise GenlabError(
-            f"the genlab features come from a classifier trained on a labelled data set (digits, mnist, "
-            f"fashion-mnist, cifar10), and {data.name} has no labels; use features='inception' (--features inception)")
+            f"the genlab features come from a classifier trained on a labelled or tagged data set (digits, mnist, "
+            f"fashion-mnist, cifar10, toonfaces, a folder with a tags file), and {data.name} has neither labels nor "
+            f"tags; use features='inception' (--features inception)")
     net = load_evaluator(data.name)
     if tuple(net.in_shape) != tuple(data.shape):
         raise GenlabError(
@@ -194,8 +195,16 @@ def _genlab_reference(data: Dataset, real: torch.Tensor, batch_size: int) -> _Re
     fid, kid = _metrics(_Memo(net))
     real_features = _fill_real(fid, kid, real, batch_size)
 
+    # a tag evaluator's classifier score: over its largest tag group (the hair colour)
+    if net.vocab is not None and net.vocab.groups:
+        from genlab.models.conditions import largest_group
+
+        scored = list(largest_group(net.vocab).members)
+    else:
+        scored = slice(None)
+
     def score(fake_features: torch.Tensor, _: torch.Tensor) -> float:
-        return classifier_score(net.head(fake_features))
+        return classifier_score(net.head(fake_features)[:, scored])
 
     return _Reference(fid, kid, real_features, score, str(net.path))
 

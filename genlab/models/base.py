@@ -34,6 +34,9 @@ class GenerativeModel(nn.Module, abc.ABC):
     Config: ClassVar[type]
     # Training recipe of this model (TrainConfig fields), applied under the user's settings.
     train_defaults: ClassVar[dict[str, Any]] = {}
+    # Recipes for named data sets, above the defaults and under the user's settings:
+    # {"toonfaces": {"model_config": {...}, "train": {...}}}
+    data_recipes: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
     # Batches of real data consumed by one train_step (K + 1 for a GAN with K critic steps).
     batches_per_step: int = 1
     # Options of evaluate() a user can set (genlab eval refuses the others).

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from genlab.data.dataset import DataSpec, Dataset
 from genlab.errors import ConfigError, DataError, GenlabError
 
-KINDS = ("none", "class", "clusters", "code")
+KINDS = ("none", "class", "tags", "clusters", "code")
 
 
 class Condition(nn.Module, abc.ABC):
@@ -47,6 +47,18 @@ class Condition(nn.Module, abc.ABC):
     @abc.abstractmethod
     def parse(self, text: str | int) -> int:
         """A user's words (a name or an index) as a category."""
+
+    def loss(self, logits: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of a head's raw logits (B, dim) against conditions c (B, dim) (AC-GAN)."""
+        return F.cross_entropy(logits, c.argmax(1))
+
+    def predict(self, logits: torch.Tensor) -> torch.Tensor:
+        """The condition a head's raw logits (B, dim) say: (B, dim), one-hot here."""
+        return self.one_hot(logits.argmax(1))
+
+    def grid_rows(self) -> list:
+        """What each row of a preview grid asks for (every category)."""
+        return list(range(self.dim))
 
     def conditions(self, what, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """(n, dim) conditions: drawn from p(c) when ``what`` is None, else the category it names
@@ -94,6 +106,143 @@ class Classes(Condition):
         hint = f"; did you mean {', '.join(repr(self.names[lower.index(c)]) for c in close)}?" if close else ""
         raise GenlabError(f"unknown class {word!r}: the classes are {', '.join(self.names)} "
                           f"(or an index 0-{self.dim - 1}){hint}")
+
+
+class Tags(Condition):
+    """Multi-hot tags of a tagged image set (genlab.data.tags): c (n, T), exclusive groups (one
+    hair colour) one-hot within the group, other tags 0/1. p(c) is the training set's tag
+    combinations (their empirical joint, kept as rows and frequencies). A request ("red hair, red
+    eyes") fixes its groups and tags; the rest is drawn from the training combinations that agree
+    with it (from all of them when none does)."""
+
+    kind = "tags"
+
+    def __init__(self, spec: DataSpec):
+        super().__init__()
+        if not spec.tags:
+            raise ConfigError("condition=tags needs a tagged image set: toonfaces, or a folder of images with "
+                              "a tags file beside them (tags.csv, tags.txt or list_attr_celeba.txt)")
+        from genlab.data.tags import TagVocab
+
+        self.vocab = TagVocab.from_dict(spec.tags)
+        self.dim = len(self.vocab.names)
+        self.register_buffer("rows", torch.zeros(1, self.dim))  # (U, T) the distinct training combinations
+        self.register_buffer("p", torch.ones(1))  # (U,) their frequencies
+
+    resizable_buffers = ("rows", "p")  # their size is the data's: a checkpoint's is taken as it is
+
+    def _load_from_state_dict(self, state, prefix, *args, **kwargs):
+        for name in self.resizable_buffers:
+            if prefix + name in state:
+                setattr(self, name, torch.empty_like(state[prefix + name], device=getattr(self, name).device))
+        super()._load_from_state_dict(state, prefix, *args, **kwargs)
+
+    def prepare(self, data: Dataset, to_model=None) -> None:
+        if data.train_tags is None:
+            raise DataError(f"condition=tags needs a tagged image set; {data.name} has no tags")
+        rows, counts = torch.unique(data.train_tags, dim=0, return_counts=True)
+        self.rows, self.p = rows.to(self.p), (counts / counts.sum()).to(self.p)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.rows[self._draw(self.p, n, generator)]
+
+    def _draw(self, p: torch.Tensor, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        if generator is None:
+            return torch.multinomial(p, n, replacement=True)
+        return torch.multinomial(p.cpu(), n, replacement=True, generator=generator).to(p.device)
+
+    def of_real(self, y: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+        return y.to(self.p.dtype)
+
+    def parse(self, text: str | int) -> list[int]:
+        """A prompt ("girl with red hair and red eyes") as sorted tag indices."""
+        from genlab.data.tags import parse_prompt
+
+        return parse_prompt(str(text), self.vocab)
+
+    def request(self, indices: list[int], n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, T) conditions holding the tags ``indices``; every group and tag they leave open drawn
+        from the training combinations that hold them all."""
+        want = torch.zeros(self.dim, dtype=torch.bool, device=self.p.device)
+        want[indices] = True
+        agree = (self.rows[:, want] > 0).all(1)
+        p = self.p * agree if bool(agree.any()) else self.p
+        c = self.rows[self._draw(p, n, generator)].clone()
+        for group in self.vocab.groups:  # a requested member replaces the drawn one
+            members = torch.tensor(group.members, device=c.device)
+            if bool(want[members].any()):
+                c[:, members] = want[members].to(c.dtype)
+        c[:, want] = 1
+        return c
+
+    def conditions(self, what, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, T): drawn from p(c) (None), a prompt's tags (a string), tag indices (a list), or as
+        given ((n, T) multi-hot)."""
+        if what is None:
+            return self.sample(n, generator)
+        if isinstance(what, torch.Tensor) and what.dim() == 2:
+            if what.shape != (n, self.dim):
+                raise GenlabError(f"tag conditions must be ({n}, {self.dim}), got {tuple(what.shape)}")
+            return what.to(self.p)
+        return self.request(list(what) if isinstance(what, (list, tuple)) else self.parse(what), n, generator)
+
+    def loss(self, logits: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return tag_loss(logits, c, self.vocab)
+
+    def predict(self, logits: torch.Tensor) -> torch.Tensor:
+        return tag_predict(logits, self.vocab)
+
+    def grid_rows(self) -> list:
+        """One row per member of the largest exclusive group (the hair colours), else per tag."""
+        return [[i] for i in (largest_group(self.vocab).members if self.vocab.groups else range(self.dim))]
+
+
+def largest_group(vocab):
+    """The exclusive tag group with the most members (the hair colour of the anime sets)."""
+    return max(vocab.groups, key=lambda g: len(g.members))
+
+
+def _group_targets(logits: torch.Tensor, tags: torch.Tensor, group) -> tuple[torch.Tensor, torch.Tensor]:
+    """A group's logits (B, m) and class targets (B,); a group that may be absent gets a "none"
+    class whose logit is fixed at 0 (as SGAN's fake class), target m when no member is on."""
+    members = list(group.members)
+    z, t = logits[:, members], tags[:, members]
+    if group.always:
+        return z, t.argmax(1)
+    z = torch.cat([z, z.new_zeros(z.shape[0], 1)], 1)
+    return z, torch.where(t.sum(1) > 0, t.argmax(1), len(members))
+
+
+def tag_loss(logits: torch.Tensor, tags: torch.Tensor, vocab) -> torch.Tensor:
+    """Multi-label loss of raw logits (B, T) against multi-hot tags (B, T): a softmax
+    cross-entropy per exclusive group (one hair colour) plus a binary cross-entropy per other tag
+    (AC-GAN's multi-label head, Jin et al. 2017, https://arxiv.org/abs/1708.05509), summed over
+    groups and tags, mean over the batch."""
+    logits, tags = logits.float(), tags.float()
+    loss = logits.new_zeros(())
+    for group in vocab.groups:
+        z, t = _group_targets(logits, tags, group)
+        loss = loss + F.cross_entropy(z, t)
+    if vocab.binary:
+        b = list(vocab.binary)
+        loss = loss + F.binary_cross_entropy_with_logits(logits[:, b], tags[:, b], reduction="sum") / logits.shape[0]
+    return loss
+
+
+def tag_predict(logits: torch.Tensor, vocab) -> torch.Tensor:
+    """The tags raw logits (B, T) say, multi-hot (B, T): the arg-max of each group (or none),
+    every other tag where its logit is > 0."""
+    out = torch.zeros_like(logits, dtype=torch.float32)
+    for group in vocab.groups:
+        z, _ = _group_targets(logits, torch.zeros_like(logits), group)
+        pick = z.argmax(1)
+        on = pick < len(group.members)
+        members = torch.tensor(group.members, device=logits.device)
+        out[on.nonzero().flatten(), members[pick[on]]] = 1
+    if vocab.binary:
+        b = list(vocab.binary)
+        out[:, b] = (logits[:, b] > 0).float()
+    return out
 
 
 class Clusters(Condition):
@@ -193,6 +342,8 @@ def make_condition(kind: str, spec: DataSpec, clusters: int) -> Condition | None
         raise ConfigError("condition=code is InfoGAN's latent code: genlab train infogan")
     if kind == "class":
         return Classes(spec)
+    if kind == "tags":
+        return Tags(spec)
     if spec.kind != "points":
         raise ConfigError("condition=clusters applies to points (the 2-D lab); use condition=class for images")
     return Clusters(clusters, spec.dim)

@@ -29,7 +29,7 @@ from genlab.data.loader import Batch
 from genlab.errors import ConfigError
 from genlab.models import gan_losses as L
 from genlab.models.base import GenerativeModel, StepOutput
-from genlab.models.conditions import KINDS, Classes, Clusters, beside, make_condition
+from genlab.models.conditions import KINDS, Classes, Clusters, Tags, beside, make_condition
 from genlab.models.ema import EMA
 from genlab.training.precision import backward_step, full_precision
 from genlab.models.gan_nets import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
@@ -63,6 +63,8 @@ class GANConfig:
     pack: int = 1  # PacGAN: D judges pack samples jointly (https://arxiv.org/abs/1712.04086)
     # mlp D with pack > 1: a per-example head added to the packed score (genlab's; benchmarks/toy2d)
     d_single: tuple[int, ...] = (128, 128)
+    # mlp D: std of Gaussian noise on its input, then on each hidden layer, while training (https://arxiv.org/abs/1606.03498)
+    d_noise: tuple[float, float] = (0.0, 0.0)
     ema: float = 0.0  # EMA of G for sampling, 0 = off (https://arxiv.org/abs/1806.04498)
     # lr x factor going linearly from 1 at lr_decay_start to lr_decay_to at lr_decay_end (a function of the step)
     lr_decay_start: int = 0
@@ -77,9 +79,11 @@ class GANConfig:
     clusters: int = 0
     # none | class | clusters | auto (clusters on points when clusters > 0, else none)
     condition: str = "auto"
-    # how D sees c: projection (https://arxiv.org/abs/1802.05637) | concat | none (AC-GAN) | auto
-    # (projection for classes, concat for clusters)
+    # how D sees c: projection (https://arxiv.org/abs/1802.05637) | concat (onto the input) | tile (onto
+    # D's last feature map, dcgan) | none (AC-GAN) | auto (projection; concat for clusters)
     d_condition: str = "auto"
+    # matching-aware D: real images with wrong conditions are fakes too (GAN-CLS, https://arxiv.org/abs/1605.05396)
+    mismatch: bool = False
 
     def validate(self) -> None:
         if self.loss not in L.LOSSES:
@@ -104,14 +108,16 @@ class GANConfig:
             raise ConfigError("need lr_decay_start >= 0, lr_decay_end >= 0 and 0 < lr_decay_to <= 1")
         if not 0 <= self.jacobian_reject < 1:
             raise ConfigError(f"jacobian_reject must be in [0, 1), got {self.jacobian_reject}")
+        if len(self.d_noise) != 2 or any(not 0 <= v <= 10 for v in self.d_noise):
+            raise ConfigError(f"d_noise is two standard deviations in [0, 10] (input, hidden layers), got {self.d_noise}")
         if self.r1_gamma < 0:
             raise ConfigError(f"r1_gamma must be >= 0, got {self.r1_gamma}")
         if self.clusters < 0:
             raise ConfigError(f"clusters must be >= 0, got {self.clusters}")
         if self.condition not in ("auto", *KINDS):
             raise ConfigError(f"condition must be one of auto, {', '.join(KINDS)}, got {self.condition!r}")
-        if self.d_condition not in ("auto", "projection", "concat", "none"):
-            raise ConfigError(f"d_condition must be auto, projection, concat or none, got {self.d_condition!r}")
+        if self.d_condition not in ("auto", "projection", "concat", "tile", "none"):
+            raise ConfigError(f"d_condition must be auto, projection, concat, tile or none, got {self.d_condition!r}")
 
 
 @dataclass
@@ -146,7 +152,7 @@ class GAN(GenerativeModel):
         c = config
         self.batches_per_step = c.d_steps
         image = spec.kind == "image"
-        kind = c.condition if c.condition != "auto" else ("clusters" if not image and c.clusters else "none")
+        kind = c.condition if c.condition != "auto" else self.auto_condition(spec)
         self._check_applicable(kind, spec)
         self.condition = self.build_condition(kind, spec)
         cdim = self.condition.dim if self.condition is not None else 0
@@ -154,7 +160,13 @@ class GAN(GenerativeModel):
             raise ConfigError(f"d_condition={c.d_condition} applies to a conditional model (condition=class or clusters)")
         auto = "concat" if kind == "clusters" else "projection"
         self.d_condition = (auto if c.d_condition == "auto" else c.d_condition) if cdim else "none"
+        if c.mismatch and (self.d_condition == "none" or c.loss == "wgan-gp"):
+            raise ConfigError("mismatch=true (real images with wrong conditions as fakes) needs a D that sees the "
+                              "condition (d_condition projection, concat or tile) and a loss other than wgan-gp")
+        if self.d_condition == "tile" and c.net != "dcgan":
+            raise ConfigError("d_condition=tile tiles the condition onto a feature map: it needs net=dcgan")
         concat = cdim if self.d_condition == "concat" else 0
+        tile = cdim * c.pack if self.d_condition == "tile" else 0
         self.latent_dim = c.z_dim + cdim  # G's input: z, then the condition
         if c.net == "dcgan":
             if not image or len(spec.shape) != 3:
@@ -162,12 +174,12 @@ class GAN(GenerativeModel):
             norm = c.norm if c.norm != "auto" else ("layer" if c.loss == "wgan-gp" else "batch")
             ch, s, _ = spec.shape
             self.generator = DCGANGenerator(self.latent_dim, spec.shape, c.ngf, "none" if norm == "layer" else norm)
-            self.discriminator = DCGANDiscriminator(((ch + concat) * c.pack, s, s), c.ndf, norm, self.d_outputs)
+            self.discriminator = DCGANDiscriminator(((ch + concat) * c.pack, s, s), c.ndf, norm, self.d_outputs, tile)
             self.apply(dcgan_init)
         else:
             self.generator = MLPGenerator(self.latent_dim, spec.shape, c.g_hidden, tanh=image)
             self.discriminator = MLPDiscriminator((spec.dim + concat) * c.pack, c.d_hidden, pack=c.pack,
-                                                  single=c.d_single, outputs=self.d_outputs)
+                                                  single=c.d_single, outputs=self.d_outputs, noise=c.d_noise)
         if self.d_condition == "projection":  # a head of D: trained, saved and normalised with it
             self.discriminator.projection = nn.Linear(cdim * c.pack, self.discriminator.feature_dim, bias=False)
         self.add_heads()
@@ -192,6 +204,7 @@ class GAN(GenerativeModel):
             "g_hidden": (c.net == "mlp", "it applies to net=mlp"),
             "d_hidden": (c.net == "mlp", "it applies to net=mlp"),
             "d_single": (c.net == "mlp", "it applies to net=mlp"),
+            "d_noise": (c.net == "mlp", "it applies to net=mlp"),
             "clip": (c.loss == "wgan", "it applies to loss=wgan"),
             "gp_lambda": (c.loss == "wgan-gp", "it applies to loss=wgan-gp"),
             **{k: (c.loss == "ls", "it applies to loss=ls") for k in ("ls_a", "ls_b", "ls_c")},
@@ -199,6 +212,10 @@ class GAN(GenerativeModel):
         for name, (ok, why) in applies.items():
             if not ok and getattr(c, name) != getattr(preset, name):
                 raise ConfigError(f"{name}={getattr(c, name)} does nothing in this {self.name} run ({why}); remove it")
+
+    def auto_condition(self, spec: DataSpec) -> str:
+        """condition=auto: clusters on points when ``clusters`` > 0, else none."""
+        return "clusters" if spec.kind == "points" and self.config.clusters else "none"
 
     def build_condition(self, kind: str, spec: DataSpec):
         """The condition G is given (None for an unconditional G)."""
@@ -241,7 +258,8 @@ class GAN(GenerativeModel):
             c = c.to(x.dtype)
             x = (torch.cat([x.flatten(1), c], 1) if x.dim() == 2 or self.config.net == "mlp" else
                  torch.cat([x, c[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1))
-        score, features = self.discriminator.judge(self.packed(x))
+        tile = self.packed(c) if self.d_condition == "tile" else None
+        score, features = self.discriminator.judge(self.packed(x), *([tile] if tile is not None else []))
         if self.d_condition == "projection":  # + <embed(c), features>
             score = score + (self.discriminator.projection(self.packed(c.to(features.dtype))) * features).sum(1)
         return score.float(), features  # losses in fp32 under mixed precision
@@ -264,9 +282,10 @@ class GAN(GenerativeModel):
         """The condition part of latent codes (None for an unconditional model)."""
         return latent[:, self.config.z_dim:] if self.condition is not None else None
 
-    def with_condition(self, latent: torch.Tensor, condition) -> torch.Tensor:
-        """The same codes with another condition (a name, an index or (n,) indices)."""
-        c = self.condition.conditions(condition, latent.shape[0])
+    def with_condition(self, latent: torch.Tensor, condition, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The same codes with another condition (a name, an index or (n,) indices; a prompt or tag
+        indices, whose open tags are drawn from ``generator``)."""
+        c = self.condition.conditions(condition, latent.shape[0], generator)
         return torch.cat([latent[:, :self.config.z_dim], c.to(latent.dtype)], 1)
 
     @torch.no_grad()
@@ -327,8 +346,13 @@ class GAN(GenerativeModel):
         real = self.unpacked(xp)
         c_real = self.condition.of_real(y, real) if self.condition is not None else None
         (r, r_feat), (f, f_feat) = self.judge(real, c_real), self.judge(fake, c_fake)
+        out = {"d_real": r.detach().mean(), "d_fake": f.detach().mean()}
+        if c.mismatch:  # reals with another example's condition: fakes as well, half the fake term each
+            w = self.critic(real, c_real.roll(1, 0))
+            out["d_wrong"] = w.detach().mean()
+            f = torch.cat([f, w])
         loss = L.discriminator_loss(c.loss, r, f, (c.ls_a, c.ls_b, c.ls_c))
-        out = {"loss_d": loss.detach(), "d_real": r.detach().mean(), "d_fake": f.detach().mean()}
+        out = {"loss_d": loss.detach(), **out}
         for name, term in self.d_terms(r_feat, f_feat, c_real, c_fake).items():
             loss = loss + term
             out[name] = term.detach()
@@ -435,15 +459,16 @@ class GAN(GenerativeModel):
     @torch.no_grad()
     def preview(self, x: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
         g = torch.Generator().manual_seed(seed)
-        if isinstance(self.condition, Classes):  # one row per class, the same noise in every row
+        if isinstance(self.condition, (Classes, Tags)):  # one row per class (hair colour), the same noise in each
             return {"samples": self.decode(self.class_grid(8, g))}
         n = 64 if self.spec.kind == "image" else 2000
         return {"samples": self.decode(self.prior(n, generator=g))}
 
     def class_grid(self, per_class: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Latent codes (K * per_class, latent_dim): K rows of the same ``per_class`` noises, row k of class k."""
+        """Latent codes (K * per_class, latent_dim): K rows of the same ``per_class`` noises, row k of
+        class k (of the k-th value of the first tag group)."""
         z = self.prior(per_class, generator)
-        return torch.cat([self.with_condition(z, k) for k in range(self.condition.dim)])
+        return torch.cat([self.with_condition(z, k, generator) for k in self.condition.grid_rows()])
 
     def evaluate(self, data: Dataset, *, n_samples: int | None = None, seed: int = 0, modes: int | None = None,
                  features: str = "genlab", **_: Any) -> dict[str, Any]:
@@ -466,6 +491,10 @@ class GAN(GenerativeModel):
             per_class = max(1, n // self.condition.dim)
             results.update(conditional_accuracy(self, data, n_per_class=per_class, seed=seed))
             results.update(classification_accuracy_score(self, data, seed=seed))
+        if isinstance(self.condition, Tags):
+            from genlab.metrics.conditional import tag_accuracy
+
+            results.update(tag_accuracy(self, data, n=min(n, 2000), seed=seed))
         return results
 
 
@@ -552,13 +581,16 @@ class WGANGP(GAN):
 
 @dataclass
 class CGANConfig(DCGANConfig):
-    condition: str = "class"  # G(z, c) and D(x, c); D by projection unless d_condition=concat
+    condition: str = "auto"  # the tags of a tagged set, else the class; D by projection unless d_condition says
 
 
 class CGAN(GAN):
     """The conditional GAN (Mirza & Osindero 2014, https://arxiv.org/abs/1411.1784) on the DCGAN
-    networks, D conditioned by projection (Miyato & Koyama 2018) or concatenation."""
+    networks, D conditioned by projection (Miyato & Koyama 2018), concatenation or tiling."""
 
     name = "cgan"
     Config = CGANConfig
     train_defaults = DCGAN.train_defaults
+
+    def auto_condition(self, spec: DataSpec) -> str:
+        return "tags" if spec.tags else "class"

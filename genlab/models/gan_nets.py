@@ -42,12 +42,31 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(-1, *self.shape)
 
 
-def _mlp(in_dim: int, hidden: tuple[int, ...], act: str, outputs: int = 1) -> nn.Sequential:
+class GaussianNoise(nn.Module):
+    """x + N(0, std^2) while training, x at evaluation (Salimans et al. 2016's MNIST discriminator)."""
+
+    def __init__(self, std: float):
+        super().__init__()
+        self.std = std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
+
+
+def _mlp(in_dim: int, hidden: tuple[int, ...], act: str, outputs: int = 1,
+         noise: tuple[float, float] = (0.0, 0.0)) -> nn.Sequential:
+    """Linear layers of ``hidden`` widths and ``act``; with ``noise`` (input std, hidden std), Gaussian
+    noise before every linear layer while training. The last two modules are the output layer and
+    what feeds it (the features)."""
     layers: list[nn.Module] = []
     d = in_dim
-    for h in hidden:
+    for i, h in enumerate(hidden):
+        if noise[i > 0] > 0:
+            layers.append(GaussianNoise(noise[i > 0]))
         layers += [nn.Linear(d, h), _act(act)]
         d = h
+    if hidden and noise[1] > 0:
+        layers.append(GaussianNoise(noise[1]))
     layers.append(nn.Linear(d, outputs))
     return nn.Sequential(*layers)
 
@@ -64,11 +83,11 @@ class MLPDiscriminator(nn.Module):
     """
 
     def __init__(self, in_dim: int, hidden: tuple[int, ...], act: str = "leaky_relu", pack: int = 1,
-                 single: tuple[int, ...] = (), outputs: int = 1):
+                 single: tuple[int, ...] = (), outputs: int = 1, noise: tuple[float, float] = (0.0, 0.0)):
         super().__init__()
         if outputs > 1 and single and pack > 1:
             raise ValueError("several outputs and a per-example head do not go together")
-        self.net = _mlp(in_dim, hidden, act, outputs)
+        self.net = _mlp(in_dim, hidden, act, outputs, noise)
         self.pack = pack
         self.single = _mlp(in_dim // pack, single, act) if single and pack > 1 else None
 
@@ -128,7 +147,8 @@ class DCGANDiscriminator(nn.Module):
     """(B, C, S, S) -> (B,) raw score (or (B, outputs) scores: SGAN's class logits); C is
     channels * pack with packing."""
 
-    def __init__(self, shape: tuple[int, int, int], ndf: int = 64, norm: str = "batch", outputs: int = 1):
+    def __init__(self, shape: tuple[int, int, int], ndf: int = 64, norm: str = "batch", outputs: int = 1,
+                 tile_dim: int = 0):
         super().__init__()
         c, s, _ = shape
         sizes = conv_sizes(s)
@@ -144,14 +164,20 @@ class DCGANDiscriminator(nn.Module):
         layers.append(nn.Conv2d(ch, outputs, sizes[-1], 1, 0))  # (B, ch, s0, s0) -> (B, outputs, 1, 1)
         self.net = nn.Sequential(*layers)
         self.feature_dim = ch * sizes[-1] ** 2
+        # a condition tiled onto the last feature map, mixed in by a 1x1 convolution before the
+        # score (Reed et al. 2016, https://arxiv.org/abs/1605.05396, section 4.1)
+        self.mix = nn.Sequential(nn.Conv2d(ch + tile_dim, ch, 1), nn.LeakyReLU(0.2, True)) if tile_dim else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.judge(x)[0]
 
-    def judge(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def judge(self, x: torch.Tensor, tile: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(score (B,), features (B, ch * s0 * s0)): the trunk's last feature map, flattened,
-        feeds the score head and any other head (a projection, a class head)."""
+        feeds the score head and any other head (a projection, a class head). ``tile`` (B, k):
+        a condition tiled onto that map (``tile_dim`` = k)."""
         h = self.net[:-1](x)  # (B, ch, s0, s0)
+        if self.mix is not None:
+            h = self.mix(torch.cat([h, tile[:, :, None, None].expand(-1, -1, *h.shape[2:]).to(h.dtype)], 1))
         out = self.net[-1](h).flatten(1)
         return out.squeeze(1) if out.shape[1] == 1 else out, h.flatten(1)
 

@@ -59,7 +59,7 @@ class Trainer:
             distributed.attach(self.optimizers)
             if rank > 0:  # each rank its own noise; rank 0 draws what a single process would
                 torch.manual_seed(cfg.seed + 1_000_003 * rank)
-        self.stream = BatchStream(data.train, data.train_labels, cfg.batch_size, seed=cfg.seed,
+        self.stream = BatchStream(data.train, data.train_targets, cfg.batch_size, seed=cfg.seed,
                                   device=device, binarize=data.binarize, rank=rank, world_size=world,
                                   memory_format=self.memory_format)
         if data.labelled is not None and model.labelled_stream:  # its own seed: the same batches whatever the main stream does
@@ -300,6 +300,11 @@ def load_state_dict_strict(model: torch.nn.Module, weights: dict[str, torch.Tens
     # runs saved before genlab.models.conditions kept the clusters on the GAN itself
     renamed = {"centroids": "condition.centroids", "cluster_p": "condition.p"}
     weights = {renamed.get(k, k): v for k, v in weights.items() if not k.endswith("ema_generator.n_averaged")}
+    for prefix, module in model.named_modules():  # buffers whose size the data decides (a tag condition's table)
+        for name in getattr(module, "resizable_buffers", ()):
+            key = f"{prefix}.{name}" if prefix else name
+            if key in weights:
+                setattr(module, name, torch.empty_like(weights[key], device=getattr(module, name).device))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))

@@ -88,11 +88,38 @@ def test_unlabelled_quick(tmp_path):
     assert record["quick"] and record["data"] == "digits"
     by = {r["row"]: r for r in record["runs"]}
     assert set(by) == {"sgan, 100 labels", "supervised only, 100 labels", "sgan, 1,000 labels",
-                       "supervised only, 1,000 labels", "infogan", "bigan", "ae", "vae"}
+                       "supervised only, 1,000 labels", "infogan", "bigan", "ae", "vae", "gan, grid25", "bigan, grid25",
+                       "ali, grid25", "gan, ring8", "bigan, ring8", "ali, ring8"}
+    assert all(0 <= by[r]["modes"] <= 25 and 0 <= by[r]["hq"] <= 1 for r in by if "," in r and "labels" not in r)
+    assert "--config configs/gan-plain.yaml" in by["ali, grid25"]["command"] and "stochastic" in by["ali, grid25"]["command"]
     assert all(0 <= by[r]["accuracy"] <= 1 and by[r]["labels"] in (100, 1000) for r in by if "labels" in r)
+    assert "accuracy" not in by["gan, grid25"] or by["gan, grid25"].get("accuracy") is None
     assert 0 <= by["infogan"]["cluster_accuracy"] <= 1 and by["infogan"]["information"] <= by["infogan"]["information_bound"]
     for name in ("bigan", "ae", "vae"):
         assert 0 <= by[name]["linear_probe"] <= 1 and by[name]["linear_probe_pixels"] > 0.9
     assert 0 <= by["bigan"]["recon_class_accuracy"] <= 1
     assert (tmp_path / by["infogan"]["picture"]).is_file() and (tmp_path / by["bigan"]["picture"]).is_file()
     assert "--labels 100" in by["sgan, 100 labels"]["command"]
+
+
+def test_toonfaces_quick(tmp_path):
+    """Every row trains on a small toonfaces folder; the tag rows get tag accuracy per group and a
+    prompt grid, the unconditional row its directions with flip rate and preservation."""
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/toonfaces/run.py"), "--quick", "--threads", "1",
+                    "--run-dir", str(tmp_path / "runs"), "--out", str(out), "--attributes", "smile", "blonde hair"],
+                   check=True, capture_output=True)
+    record = json.loads(out.read_text())
+    by = {r["row"]: r for r in record["runs"]}
+    assert set(by) == {"cgan (projection)", "cgan (tiled)", "cgan (matching-aware)", "acgan (multi-label)",
+                       "dcgan (unconditional)"}
+    for name, r in by.items():
+        assert r["fid"] > 0 and r["steps"] == 4
+        if name.startswith("dcgan"):
+            assert set(r["directions"]) == {"smile", "blonde hair"} and "tag_accuracy" not in r
+            assert all(0 <= d["flip_rate"] <= 1 and 0 <= d["preservation"] <= 1 for d in r["directions"].values())
+        else:
+            assert {"hair", "eyes", "smile"} <= set(r["tag_accuracy"]) and r["tag_accuracy_real"]["hair"] > 0.2
+        assert all((tmp_path / p).is_file() for p in r["pictures"])
+    assert by["cgan (projection)"]["pictures"] and by["dcgan (unconditional)"]["pictures"]
+    assert "d_condition=tile" in by["cgan (tiled)"]["command"]

@@ -12,7 +12,7 @@ from .conftest import write_idx_set
 
 
 def test_registered_names():
-    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "cifar10", "ring8", "grid25", "spiral"}
+    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "cifar10", "toonfaces", "ring8", "grid25", "spiral"}
 
 
 def test_unknown_name_lists_known_names():

@@ -167,7 +167,7 @@ def test_a_data_set_without_evaluator_names_the_command():
 
 def test_an_unlabelled_image_folder_points_to_inception():
     folder = Dataset(name="/tmp/faces", kind="image", train=torch.rand(30, 3, 8, 8), test=torch.rand(30, 3, 8, 8))
-    with pytest.raises(GenlabError, match="no labels; use features='inception'"):
+    with pytest.raises(GenlabError, match="neither labels nor tags; use features='inception'"):
         score_images(torch.rand(20, 3, 8, 8), folder)
 
 

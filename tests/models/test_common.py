@@ -10,16 +10,17 @@ from safetensors.torch import load_file, save_file
 from genlab.config import from_dict
 from genlab.models import MODELS
 
-from .tiny import IMAGE_SPEC, ON_POINTS, POINT_SPEC, TINY, spec_for, stream_for, tiny_data, tiny_images
+from .tiny import ON_POINTS, ON_TAGS, TINY, spec_for, stream_for, tiny_data, tiny_images
 
 CASES = [(name, i, "image") for name in sorted(MODELS) for i in range(len(TINY.get(name, [None])))] + \
-    [(name, i, "points") for name, cases in sorted(ON_POINTS.items()) for i in cases]
+    [(name, i, "points") for name, cases in sorted(ON_POINTS.items()) for i in cases] + \
+    [(name, i, "tags") for name, cases in sorted(ON_TAGS.items()) for i in range(len(cases))]
 
 
 def make(name, i, seed=0, kind="image"):
     torch.manual_seed(seed)
     cls = MODELS[name]
-    cfg = from_dict(cls.Config, TINY[name][i], section="model")
+    cfg = from_dict(cls.Config, (ON_TAGS if kind == "tags" else TINY)[name][i], section="model")
     return cls(cfg, spec_for(cls, kind))
 
 
@@ -91,7 +92,7 @@ def test_preview_and_evaluate(name, i, kind):
     assert torch.equal(state, torch.get_rng_state()), "preview must not touch the global RNG"
     assert previews or getattr(model, "generator", True) is None  # a classifier alone has nothing to draw
     for images in previews.values():
-        assert images.shape[1:] == (IMAGE_SPEC if kind == "image" else POINT_SPEC).shape
+        assert images.shape[1:] == spec_for(type(model), kind).shape
     assert all(torch.equal(a, b) for a, b in zip(previews.values(), model.preview(data.test[:4], 0).values()))
     if hasattr(model, "reconstruct") and not hasattr(model, "generator"):  # a GAN's scores need an evaluator: its own tests
         results = model.evaluate(data, k=5)

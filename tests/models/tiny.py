@@ -34,6 +34,10 @@ LABELLED = 16
 
 # the cases above that also run on 2-D points (MLP networks, no labels)
 ON_POINTS = {"ae": [0], "vae": [0], "gan": [0, 1], "bigan": [2]}
+# tag-conditioned cases, on tiny_tagged
+ON_TAGS = {"cgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, d_condition="tile", mismatch=True),
+                    dict(ngf=4, ndf=4, z_dim=4, d_condition="concat", loss="hinge", mismatch=True)],
+           "acgan": [dict(ngf=4, ndf=4, z_dim=4)]}
 
 IMAGE_SPEC = DataSpec(kind="image", shape=(1, 8, 8), num_classes=10)
 POINT_SPEC = DataSpec(kind="points", shape=(2,), center=(0.0, 0.0), scale=1.0)
@@ -53,20 +57,44 @@ def tiny_points(n: int = 64, seed: int = 0) -> Dataset:
     return Dataset(name="tiny-points", kind="points", train=x, test=x[:16])
 
 
+def tag_lists(n: int, seed: int = 0) -> list[list[str]]:
+    """Random tags: one hair colour of 3 always, a ribbon of 2 colours or none, smile and glasses."""
+    import random
+
+    rng = random.Random(seed)
+    return [[f"{rng.choice(['red', 'blue', 'green'])} hair"]
+            + ([f"{rng.choice(['red', 'blue'])} ribbon"] if rng.random() < 0.5 else [])
+            + [t for t in ("smile", "glasses") if rng.random() < 0.5] for _ in range(n)]
+
+
+def tiny_tagged(n: int = 64, seed: int = 0) -> Dataset:
+    from genlab.data.tags import build_vocab
+
+    lists = tag_lists(n, seed)
+    vocab = build_vocab(lists, min_count=1)
+    hot = torch.from_numpy(vocab.multi_hot(lists)).float()
+    x = torch.rand(n, 3, 8, 8, generator=torch.Generator().manual_seed(seed))
+    return Dataset(name="tiny-tagged", kind="image", train=x, test=x[:16], train_tags=hot, test_tags=hot[:16],
+                   tags=vocab)
+
+
+TAG_SPEC = tiny_tagged().spec()
+
+
 def tiny_data(kind: str) -> Dataset:
-    return tiny_images() if kind == "image" else tiny_points()
+    return {"image": tiny_images, "points": tiny_points, "tags": tiny_tagged}[kind]()
 
 
 def spec_for(cls, kind: str) -> DataSpec:
     if cls.labelled_stream:
         return dataclasses.replace(IMAGE_SPEC, labels=LABELLED)
-    return IMAGE_SPEC if kind == "image" else POINT_SPEC
+    return {"image": IMAGE_SPEC, "points": POINT_SPEC, "tags": TAG_SPEC}[kind]
 
 
 def stream_for(cls, seed: int = 0, kind: str = "image", batch: int = 8) -> BatchStream:
     """The batch stream a model trains on; with its labelled stream when it asks for one."""
     data = tiny_data(kind)
-    s = BatchStream(data.train, data.train_labels, batch, seed=seed)
+    s = BatchStream(data.train, data.train_targets, batch, seed=seed)
     if cls.labelled_stream:
         hidden = data.train_labels.clone()
         hidden[LABELLED:] = -1

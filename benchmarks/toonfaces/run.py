@@ -1,0 +1,232 @@
+"""Faces from tags on toonfaces: was the tag obeyed, at what cost, and do attribute directions edit?
+
+Protocol:
+  - data: toonfaces (genlab's synthetic tagged faces, seed 0, 20,000 at 64 x 64; 18,000 train /
+    2,000 test by the folder split);
+  - models: each row is `genlab train PRESET --data toonfaces` with no other flag (the 64 x 64
+    recipe), plus the row's settings:
+        cgan (projection)        D(x, c) by projection                      (the recipe)
+        cgan (tiled)             d_condition=tile: tags tiled onto D's 4 x 4 map
+        cgan (matching-aware)    mismatch=true: reals with wrong tags as fakes (GAN-CLS)
+        acgan (multi-label)      D does not see the tags; a multi-label head predicts them
+        dcgan (unconditional)    the same networks without tags
+  - metrics, in the feature space of the shipped toonfaces tag evaluator: FID, KID, precision and
+    recall of --n-samples samples (tags ~ p(c)) against the test set; tag accuracy per group (hair
+    colour, eye colour, ribbon, each binary tag) of samples asked for the tags of --n-samples test
+    faces, beside the evaluator's agreement with the real test faces;
+  - directions (the unconditional run of each seed): for each of --attributes, an InterFaceGAN
+    direction from 10,000 scored samples; flip rate and preservation at strength 3 on 1,000 draws;
+  - mean +- sample std over seeds 0, 1, 2 (evaluation seed 0), minutes of training on this machine.
+
+    python benchmarks/toonfaces/run.py --jobs 2 --threads 1   # every row, 3 seeds
+    python benchmarks/toonfaces/run.py --quick                # the pipeline in seconds (for tests)
+
+Runs already in the results file are kept (--fresh redoes them). Writes results.json, the prompt grid
+and an edit grid of seed 0, and the table into README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import mean_std, run_and_save, splice  # noqa: E402
+
+ROWS = {
+    "cgan (projection)": ("cgan", []),
+    "cgan (tiled)": ("cgan", ["d_condition=tile"]),
+    "cgan (matching-aware)": ("cgan", ["mismatch=true"]),
+    "acgan (multi-label)": ("acgan", []),
+    "dcgan (unconditional)": ("dcgan", []),
+}
+PROMPTS = ("blue hair blue eyes", "blue hair green eyes", "blue hair red eyes", "green hair blue eyes",
+           "green hair red eyes")  # the course's test prompts
+ATTRIBUTES = ("smile", "glasses", "blonde hair", "twintails")
+SCORES = ("fid", "kid", "precision", "recall")
+GROUPS = ("hair", "eyes", "ribbon", "glasses", "smile", "blush")
+
+
+def slug(row: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", row.lower()).strip("-")
+
+
+def run_one(job: dict) -> dict:
+    """Train and score one row at one seed."""
+    import torch
+
+    import genlab
+    from genlab import directions
+    from genlab.api import load_data
+    from genlab.images import save_grid
+    from genlab.metrics.conditional import tag_accuracy
+    from genlab.metrics.images import score_images
+
+    run_dir = Path(job["run_dir"])
+    shutil.rmtree(run_dir, ignore_errors=True)
+    preset, overrides = ROWS[job["row"]]
+    overrides = [*overrides, *job["extra"]]
+    t0 = time.perf_counter()
+    model = genlab.train(preset, job["data"], out=run_dir, seed=job["seed"], progress=False, tensorboard=False,
+                         sample_every=0, checkpoint_every=0, overrides=overrides, **job["train"])
+    train_s = time.perf_counter() - t0
+    data = load_data(model.run_config.data)
+    t0 = time.perf_counter()
+    g = torch.Generator().manual_seed(0)
+    n = job["n_samples"]
+    samples = torch.cat([model.sample(min(500, n - i), generator=g).cpu() for i in range(0, n, 500)])
+    scores = score_images(samples, data, seed=0)
+    record = {"row": job["row"], "seed": job["seed"], "steps": model.step, **{k: scores.get(k) for k in SCORES}}
+    pictures = []
+    if preset != "dcgan":
+        tags = tag_accuracy(model, data, n=n, seed=0)
+        record.update(tag_accuracy=tags["tag_accuracy"], tag_accuracy_real=tags["tag_accuracy_real"])
+        if job["seed"] == 0 and job.get("picture_dir"):
+            pictures.append(_prompt_grid(model, Path(job["picture_dir"]) / f"prompts-{slug(job['row'])}.png"))
+    else:
+        net = directions.tagged_evaluator(model)
+        found = {}
+        for name in job["attributes"]:
+            rec = directions.compute(model, net, name, n=job["direction_codes"], seed=0)
+            v = torch.tensor(rec["vector"])
+            found[rec["attribute"]] = {"svm_accuracy": rec["svm_accuracy"],
+                                       **directions.edit_scores(model, net, name, v, n=job["edit_n"], seed=0)}
+            if job["seed"] == 0 and job.get("picture_dir") and name == job["attributes"][0]:
+                x = directions.edit_grid(model, v, torch.linspace(-3, 3, 7), 8, seed=0)
+                path = Path(job["picture_dir"]) / f"edit-{slug(name)}.png"
+                save_grid(x, path, nrow=7, scale=2)
+                pictures.append(path.name)
+        record["directions"] = found
+    eval_s = time.perf_counter() - t0
+    if not job.get("keep"):
+        shutil.rmtree(run_dir, ignore_errors=True)
+    ov = "".join(f" {o}" for o in overrides)
+    return {**record, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1), "n_samples": n,
+            "threads": torch.get_num_threads(), "pictures": pictures,
+            "command": f"genlab train {preset} --data {job['data']} --out DIR{ov} train.seed={job['seed']}"}
+
+
+def _prompt_grid(model, path: Path) -> str:
+    """The course's test prompts, a row each, the same noise in every row."""
+    import torch
+
+    from genlab.data.tags import parse_prompt
+    from genlab.images import save_grid
+
+    g = torch.Generator().manual_seed(0)
+    z = model.prior(8, g)
+    x = torch.cat([model.decode(model.with_condition(z, parse_prompt(p, model.condition.vocab), g)).cpu()
+                   for p in PROMPTS])
+    save_grid(x, path, nrow=8, scale=2)
+    return path.name
+
+
+def aggregate(runs: list[dict]) -> list[dict]:
+    rows = []
+    for name in ROWS:
+        rs = sorted((r for r in runs if r["row"] == name), key=lambda r: r["seed"])
+        if not rs:
+            continue
+        out = {"row": name, "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"]}
+        for m in (*SCORES, "train_seconds"):
+            values = [r[m] for r in rs if r.get(m) is not None]
+            out[m] = [round(v, 4) for v in mean_std(values)] if values else None
+        for key in ("tag_accuracy", "tag_accuracy_real"):
+            if rs[0].get(key):
+                out[key] = {k: [round(v, 4) for v in mean_std([r[key][k] for r in rs])] for k in rs[0][key]}
+        if rs[0].get("directions"):
+            out["directions"] = {a: {k: [round(v, 4) for v in mean_std([r["directions"][a][k] for r in rs])]
+                                     for k in ("flip_rate", "preservation", "svm_accuracy")}
+                                 for a in rs[0]["directions"]}
+        rows.append(out)
+    return rows
+
+
+def _pm(v, digits: int = 3) -> str:
+    return "—" if v is None else f"{v[0]:.{digits}f} ± {v[1]:.{digits}f}"
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ["| row | steps | FID ↓ | KID ↓ | precision | recall | " + " | ".join(GROUPS) + " | min / run | seeds |",
+            "|---|---|---|---|---|---|" + "---|" * len(GROUPS) + "---|---|"]
+    real = next((r["tag_accuracy_real"] for r in rows if r.get("tag_accuracy_real")), None)
+    for r in rows:
+        tags = r.get("tag_accuracy") or {}
+        head.append(f"| {r['row']} | {r['steps']:,} | {_pm(r['fid'], 2)} | {_pm(r['kid'], 4)} | {_pm(r['precision'])} | "
+                    f"{_pm(r['recall'])} | " + " | ".join(_pm(tags.get(k)) for k in GROUPS)
+                    + f" | {r['train_seconds'][0] / 60:.1f} | {len(r['seeds'])} |")
+    if real:
+        head.append("| real test faces (the evaluator) | | | | | | " + " | ".join(_pm(real.get(k)) for k in GROUPS)
+                    + " | | |")
+    edits = ["| attribute | flip rate at strength 3 | other tags kept | SVM held-out accuracy | seeds |", "|---|---|---|---|---|"]
+    for r in rows:
+        for a, d in (r.get("directions") or {}).items():
+            edits.append(f"| {a} | {_pm(d['flip_rate'])} | {_pm(d['preservation'])} | {_pm(d['svm_accuracy'])} | "
+                         f"{len(r['seeds'])} |")
+    return "\n".join(head) + "\n\nDirections on the unconditional run:\n\n" + "\n".join(edits)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="240 faces at 16 px, a few steps, 1 seed: seconds")
+    p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--n-samples", type=int, default=2000)
+    p.add_argument("--attributes", nargs="+", default=list(ATTRIBUTES))
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads a run (default: 2 / jobs)")
+    p.add_argument("--run-dir", default="runs/bench-toonfaces")
+    p.add_argument("--out", default=None, help="results file (default: results.json beside this script)")
+    p.add_argument("--fresh", action="store_true", help="ignore runs already in the results file")
+    args = p.parse_args()
+    data, extra, train, codes, edit_n = "toonfaces", [], {}, 10_000, 1000
+    if args.quick:
+        data = _quick_data(Path(args.run_dir))
+        args.seeds, args.n_samples, codes, edit_n = 1, 40, 200, 40
+        extra = ["ngf=4", "ndf=4", "z_dim=8"]
+        train = {"steps": 4, "batch_size": 16, "image_size": 16, "min_tag_count": 1}
+    out = Path(args.out) if args.out else (HERE / "results.json" if not args.quick else
+                                          Path(args.run_dir) / "results-quick.json")
+    threads = args.threads or max(1, 2 // args.jobs)
+    old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
+    done = {(r["row"], r["seed"]) for r in old}
+    jobs = [{"row": row, "seed": s, "data": data, "extra": extra, "train": train, "n_samples": args.n_samples,
+             "attributes": args.attributes, "direction_codes": codes, "edit_n": edit_n,
+             "picture_dir": str(out.parent), "run_dir": str(Path(args.run_dir) / f"{slug(row)}-s{s}")}
+            for s in range(args.seeds) for row in args.rows if (row, s) not in done]
+    print(f"{len(jobs)} runs to do ({args.jobs} at a time, {threads} thread(s) each)", file=sys.stderr, flush=True)
+
+    def report(r: dict) -> None:
+        print(f"{r['row']:>24} seed {r['seed']}: fid {r['fid']:.2f}, tags {r.get('tag_accuracy')}, "
+              f"directions {r.get('directions')}, {r['train_seconds']:.0f} s", file=sys.stderr, flush=True)
+
+    record = run_and_save(run_one, jobs, args.jobs, threads, list(old), out, lambda runs: {
+        "benchmark": "toonfaces", "quick": args.quick, "data": data, "n_samples": args.n_samples,
+        "tables": aggregate(runs)}, report)
+    readme = HERE / "README.md"
+    if not args.quick and args.out is None and readme.is_file():
+        readme.write_text(splice(readme.read_text(), "table", markdown(record["tables"])))
+    print(markdown(record["tables"]))
+
+
+def _quick_data(run_dir: Path) -> str:
+    """240 toonfaces and a quick 16-pixel tag evaluator for them (in the evaluator cache)."""
+    from genlab.data import toonfaces
+    from genlab.metrics.evaluator import train_evaluator
+
+    faces = toonfaces.generate(run_dir / "quick-faces", n=240, workers=1)
+    train_evaluator(str(faces), image_size=16, min_tag_count=1, quick=True)
+    return str(faces)
+
+
+if __name__ == "__main__":
+    main()

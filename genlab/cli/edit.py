@@ -1,0 +1,99 @@
+"""``genlab directions`` (find an attribute's direction in a run's latent space) and ``genlab edit``
+(rows of samples moved along it). Wiring in genlab/cli/main.py: ``add_parsers(sub)`` and
+``COMMANDS["directions"] = run_directions``, ``COMMANDS["edit"] = run_edit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from genlab.cli.argtypes import Int, example, grid_int, seed_int, threads_int
+from genlab.errors import GenlabError
+
+codes_int = Int(100, 1_000_000)
+
+
+def add_parsers(subparsers, device_help: str, threads_help: str) -> None:
+    d = example(subparsers.add_parser("directions", help="find an attribute's direction in a run's latent space "
+                                                          "(InterFaceGAN: a linear SVM on scored samples)"),
+                'directions RUN --attribute "smile" --n 200')
+    d.add_argument("run_dir")
+    d.add_argument("--attribute", required=True, help='a tag of the run\'s data set, e.g. "blonde hair" or smile')
+    d.add_argument("--orthogonal-to", action="append", default=[], metavar="TAG",
+                   help="remove the component along another attribute's direction (found before); repeatable")
+    d.add_argument("--n", type=codes_int, default=10_000, help="samples drawn and scored (default 10,000)")
+    d.add_argument("--fraction", type=float, default=0.1,
+                   help="the SVM separates the top and bottom FRACTION of scores (default 0.1)")
+    d.add_argument("--seed", type=seed_int, default=0)
+    d.add_argument("--device", default="auto", help=device_help)
+    d.add_argument("--threads", type=threads_int, help=threads_help)
+
+    e = example(subparsers.add_parser("edit", help="samples moved along an attribute direction, one row each"),
+                'edit RUN --attribute "smile" --strength=-3:3 --n 2 --out OUT.png')
+    e.add_argument("run_dir")
+    e.add_argument("--attribute", required=True, help="an attribute with a direction in this run")
+    e.add_argument("--strength", default="-3:3", help="LOW:HIGH, the distance moved along the unit direction")
+    e.add_argument("--steps", type=grid_int, default=7, help="images a row, LOW to HIGH (default 7)")
+    e.add_argument("--n", type=grid_int, default=8, help="rows (prior draws)")
+    e.add_argument("--out", required=True, help="PNG grid")
+    e.add_argument("--seed", type=seed_int, default=0)
+    e.add_argument("--device", default="auto", help=device_help)
+    e.add_argument("--threads", type=threads_int, help=threads_help)
+
+
+def run_directions(args: argparse.Namespace) -> int:
+    import genlab
+    from genlab import directions
+    from genlab.training.device import set_threads
+
+    if not 0 < args.fraction <= 0.5:
+        raise GenlabError(f"--fraction must be in (0, 0.5], got {args.fraction}")
+    set_threads(args.threads)
+    model = genlab.load(args.run_dir, device=args.device)
+    net = directions.tagged_evaluator(model)
+    records = directions.read(model.run_dir)
+    record = directions.compute(model, net, args.attribute, n=args.n, fraction=args.fraction, seed=args.seed,
+                                orthogonal_to=tuple(args.orthogonal_to), known=records)
+    records[record["attribute"]] = record
+    path = directions.write(model.run_dir, records)
+    print(f"direction of {record['attribute']!r}: SVM held-out accuracy {record['svm_accuracy']:.3f} "
+          f"({args.n:,} samples, top and bottom {args.fraction:g}); saved in {path}")
+    return 0
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    import torch
+
+    import genlab
+    from genlab import directions
+    from genlab.images import save_grid, upscale_for_display
+    from genlab.training.device import set_threads
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png" or not out.parent.is_dir() or out.is_dir():
+        raise GenlabError(f"--out {out}: give a .png file in an existing directory")
+    low, high = _strength(args.strength)
+    if args.steps < 2:
+        raise GenlabError("--steps must be at least 2")
+    set_threads(args.threads)
+    model = genlab.load(args.run_dir, device=args.device)
+    net = directions.tagged_evaluator(model)
+    name = net.vocab.names[directions.attribute_index(net, args.attribute)]
+    v = directions.vector(directions.read(model.run_dir), name, model)
+    x = directions.edit_grid(model, v, torch.linspace(low, high, args.steps), args.n, args.seed)
+    save_grid(x, out, nrow=args.steps, scale=upscale_for_display(x))
+    print(out)
+    return 0
+
+
+def _strength(text: str) -> tuple[float, float]:
+    """"-3:3" -> (-3.0, 3.0); finite, LOW < HIGH, |value| <= 100."""
+    m = re.fullmatch(r"\s*([-+]?\d+(?:\.\d*)?)\s*:\s*([-+]?\d+(?:\.\d*)?)\s*", text)
+    if m is None:
+        raise GenlabError(f"--strength takes LOW:HIGH, e.g. -3:3; got {text!r}")
+    low, high = float(m.group(1)), float(m.group(2))
+    if not (low < high and max(abs(low), abs(high)) <= 100):
+        raise GenlabError(f"--strength needs LOW < HIGH, both within -100..100; got {text!r}")
+    return low, high

@@ -1,0 +1,164 @@
+"""A run's attribute directions: found from its own samples, read by the data set's tag evaluator
+(InterFaceGAN, Shen et al. 2020, https://arxiv.org/abs/2005.09635), kept in RUN/directions.json,
+drawn by ``genlab edit`` and scored by ``genlab eval`` (flip rate, preservation).
+
+A direction lives in the noise part of the latent code (z of a GAN, the code of a VAE); a
+conditional model's condition is left as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.errors import CheckpointError, GenlabError
+from genlab.latent import find_direction, move, noise_dim, orthogonal
+
+FILE = "directions.json"
+CHUNK = 500  # images decoded and scored at a time
+
+
+def tagged_evaluator(model):
+    """The tag evaluator of the run's data set (its vocabulary names the attributes)."""
+    from genlab.metrics.evaluator import load_evaluator
+
+    if model.spec.kind != "image" or not hasattr(model, "prior"):
+        raise GenlabError(f"attribute directions need a model of images with a prior to sample from; "
+                          f"this run is {model.name} on {model.spec.kind}")
+    name = model.run_config.data.name
+    net = load_evaluator(name)
+    if net.vocab is None:
+        raise GenlabError(f"the evaluator of {name} reads classes, not tags: attribute directions need a tagged "
+                          "data set (toonfaces, or a folder with a tags file and 'genlab evaluator train --data FOLDER')")
+    if tuple(net.in_shape) != tuple(model.spec.shape):
+        raise GenlabError(f"the {name} evaluator takes {tuple(net.in_shape)} images, this run's are {model.spec.shape}")
+    return net
+
+
+def attribute_index(net, text: str) -> int:
+    """The one tag ``text`` names in the evaluator's vocabulary."""
+    from genlab.data.tags import parse_tags
+
+    found = parse_tags(text, net.vocab)
+    if len(found) != 1:
+        raise GenlabError(f"--attribute names one tag, got {len(found)} in {text!r}")
+    return found[0]
+
+
+def _group_log_probs(logits: torch.Tensor, index: int, vocab) -> torch.Tensor:
+    """log p(tag ``index`` is on) from raw evaluator logits (N, T): the group's softmax (with its
+    'none' class) for a tag of an exclusive group, a sigmoid for another tag."""
+    from genlab.models.conditions import _group_targets
+
+    for group in vocab.groups:
+        if index in group.members:
+            z, _ = _group_targets(logits, torch.zeros_like(logits), group)
+            return z.log_softmax(1)[:, group.members.index(index)]
+    return torch.nn.functional.logsigmoid(logits[:, index])
+
+
+@torch.no_grad()
+def _read(model, net, codes: torch.Tensor) -> torch.Tensor:
+    """The evaluator's raw logits (N, T) of the images decoded from ``codes`` (N, M)."""
+    return torch.cat([net.logits(model.decode(part).cpu()) for part in codes.split(CHUNK)])
+
+
+@torch.no_grad()
+def compute(model, net, attribute: str, *, n: int = 10_000, fraction: float = 0.1, seed: int = 0,
+            orthogonal_to: tuple[str, ...] = (), known: dict | None = None) -> dict[str, Any]:
+    """A direction for ``attribute``: ``n`` codes from the prior, scored by log p(attribute) of
+    their images; the SVM normal between the top and bottom ``fraction``; made orthogonal to the
+    directions of ``orthogonal_to`` (already in ``known``). Returns its record for directions.json."""
+    index = attribute_index(net, attribute)
+    name = net.vocab.names[index]
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.cat([model.prior(min(CHUNK, n - i), g) for i in range(0, n, CHUNK)]).cpu()
+    scores = _group_log_probs(_read(model, net, codes), index, net.vocab)
+    direction, svm_accuracy = find_direction(codes[:, :noise_dim(model)], scores, fraction=fraction, seed=seed)
+    kept = []
+    for other in orthogonal_to:
+        other_name = net.vocab.names[attribute_index(net, other)]
+        if other_name not in (known or {}):
+            raise GenlabError(f"no direction for {other_name!r} in this run yet: find it first "
+                              f"(genlab directions RUN --attribute {other_name!r})")
+        try:
+            direction = orthogonal(direction, torch.tensor(known[other_name]["vector"]))
+        except ValueError:
+            raise GenlabError(f"the directions of {name!r} and {other_name!r} are parallel") from None
+        kept.append(other_name)
+    return {"attribute": name, "vector": [round(float(v), 7) for v in direction], "space": "noise",
+            "n_codes": n, "fraction": fraction, "seed": seed, "svm_accuracy": svm_accuracy,
+            "orthogonal_to": kept, "evaluator": str(net.path)}
+
+
+@torch.no_grad()
+def edit_grid(model, direction: torch.Tensor, strengths: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """Images (n * S, C, H, W): row i is prior draw i moved by each of the S ``strengths``."""
+    codes = model.prior(n, torch.Generator().manual_seed(seed))
+    path = move(codes, direction.to(codes.device), strengths)  # (n, S, M)
+    return model.decode(path.flatten(0, 1)).cpu()
+
+
+@torch.no_grad()
+def edit_scores(model, net, attribute: str, direction: torch.Tensor, *, strength: float = 3.0, n: int = 1000,
+                seed: int = 0) -> dict[str, Any]:
+    """Edits of ``n`` prior draws by ``strength`` towards the attribute (for draws the evaluator says
+    lack it) or away from it (for draws that have it): ``flip_rate``, how often the evaluator's
+    verdict on the attribute turns; ``preservation``, the mean over the other tag groups and tags of
+    how often its verdict on them stays (per group in ``preserved``)."""
+    from genlab.metrics.evaluator import agreement
+    from genlab.models.conditions import tag_predict
+
+    index = attribute_index(net, attribute)
+    codes = model.prior(n, torch.Generator().manual_seed(seed))
+    before = tag_predict(_read(model, net, codes), net.vocab)
+    has = before[:, index] > 0
+    sign = torch.where(has, -1.0, 1.0).to(codes)
+    moved = codes + sign[:, None] * strength * torch.nn.functional.pad(
+        direction.to(codes), (0, codes.shape[1] - direction.numel()))
+    after = tag_predict(_read(model, net, moved), net.vocab)
+    flipped = (after[:, index] > 0) != has
+    own = next((g.name for g in net.vocab.groups if index in g.members), net.vocab.names[index])
+    preserved = {k: v for k, v in agreement(after, before, net.vocab).items() if k != own}
+    return {"flip_rate": float(flipped.double().mean()),
+            "preservation": sum(preserved.values()) / len(preserved) if preserved else math.nan,
+            "preserved": preserved, "strength": strength, "n": n, "had_attribute": int(has.sum())}
+
+
+def read(run_dir: str | Path) -> dict[str, dict]:
+    """The run's directions (attribute -> record), {} when it has none."""
+    path = Path(run_dir) / FILE
+    if not path.is_file():
+        return {}
+    try:
+        records = json.loads(path.read_text())
+        ok = isinstance(records, dict) and all(
+            isinstance(r, dict) and isinstance(r.get("vector"), list) and r["vector"]
+            and all(isinstance(v, (int, float)) and math.isfinite(v) for v in r["vector"]) for r in records.values())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        ok = False
+    if not ok:
+        raise CheckpointError(f"{path} is damaged: find the directions again with 'genlab directions'")
+    return records
+
+
+def write(run_dir: str | Path, records: dict[str, dict]) -> Path:
+    from genlab.files import atomic_write_text
+
+    return atomic_write_text(Path(run_dir) / FILE, json.dumps(records, indent=1) + "\n")
+
+
+def vector(records: dict[str, dict], name: str, model) -> torch.Tensor:
+    """The unit direction stored for tag ``name``, checked against the model's noise size."""
+    if name not in records:
+        known = ", ".join(sorted(records)) or "none yet"
+        raise GenlabError(f"this run has no direction for {name!r} (it has: {known}); find one with "
+                          f"'genlab directions RUN --attribute {name!r}'")
+    v = torch.tensor(records[name]["vector"], dtype=torch.float32)
+    if v.numel() != noise_dim(model):
+        raise CheckpointError(f"the direction of {name!r} has {v.numel()} values, this run's noise {noise_dim(model)}")
+    return v / v.norm()

@@ -1,0 +1,101 @@
+"""Tags end to end on the command line: a tagged folder, its tag evaluator, a tag-conditioned run,
+prompts, attribute directions, edits, and what genlab eval reports about them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+import genlab
+from genlab.cli.main import main
+from genlab.data import toonfaces
+
+SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def tagged(tmp_path_factory):
+    """A small toonfaces folder, its quick tag evaluator (at 16 px) in a cache of its own, and a
+    cgan trained on it for a few steps."""
+    base = tmp_path_factory.mktemp("tags-cli")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GENLAB_CACHE", str(base / "cache"))
+        faces = toonfaces.generate(base / "faces", n=240, workers=1)
+        assert main(["evaluator", "train", "--data", str(faces), "--image-size", str(SIZE), "--min-tag-count", "1",
+                     "--quick"]) == 0
+        genlab.train("cgan", str(faces), out=base / "run", steps=6, batch_size=16, image_size=SIZE, min_tag_count=1,
+                     overrides=["ngf=4", "ndf=4", "z_dim=8"], progress=False, tensorboard=False, sample_every=0,
+                     checkpoint_every=0)
+    return {"cache": base / "cache", "faces": faces, "run": base / "run"}
+
+
+@pytest.fixture
+def run(tagged, monkeypatch):
+    monkeypatch.setenv("GENLAB_CACHE", str(tagged["cache"]))
+    return tagged["run"]
+
+
+def test_a_prompt_draws_its_samples_and_several_prompts_draw_rows(run, tmp_path, capsys):
+    one, grid = tmp_path / "one.png", tmp_path / "grid.png"
+    assert main(["sample", str(run), "--prompt", "girl with red hair and red eyes", "--n", "4", "--out", str(one)]) == 0
+    assert main(["sample", str(run), "--prompt", "blue hair blue eyes", "--prompt", "green hair red eyes",
+                 "--tags", "blue hair, green eyes", "--n", "5", "--out", str(grid)]) == 0
+    with Image.open(one) as a, Image.open(grid) as b:
+        assert b.size[1] > a.size[1] and b.size[0] > a.size[0]  # 3 rows of 5 against 1 row of 4
+    again = tmp_path / "again.png"
+    assert main(["sample", str(run), "--prompt", "girl with red hair and red eyes", "--n", "4", "--out", str(again)]) == 0
+    assert again.read_bytes() == one.read_bytes()  # same seed, same picture
+
+
+@pytest.mark.parametrize("flag,text,message", [
+    ("--tags", "red hare", "did you mean 'red hair'"),
+    ("--prompt", "a girl with red hair and blue hair", "hair"),
+    ("--prompt", "a girl with silver hair", "unknown tag"),
+    ("--prompt", "a girl", "no known tag"),
+])
+def test_words_that_name_no_tag_are_clear_errors(run, tmp_path, capsys, flag, text, message):
+    out = tmp_path / "x.png"
+    assert main(["sample", str(run), flag, text, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and "Traceback" not in err and not out.exists()
+
+
+def test_eval_reports_tag_accuracy_per_group_and_the_evaluator_features(run, capsys):
+    assert main(["eval", str(run), "--json", "--n-samples", "60"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert {"hair", "eyes", "ribbon", "smile", "glasses"} <= set(r["tag_accuracy"])
+    assert all(0 <= v <= 1 for v in r["tag_accuracy"].values()) and r["n_tag_samples"] == 60
+    assert r["tag_accuracy_real"]["hair"] > 0.3  # a quick evaluator, yet far above chance (1/12)
+    assert r["fid"] > 0 and "folder-faces" in r["evaluator"]
+
+
+def test_directions_edits_and_their_scores(run, tmp_path, capsys):
+    assert main(["edit", str(run), "--attribute", "smile", "--out", str(tmp_path / "e.png")]) == 2
+    assert "no direction for 'smile'" in capsys.readouterr().err
+    assert main(["directions", str(run), "--attribute", "smiling", "--n", "200"]) == 0
+    assert main(["directions", str(run), "--attribute", "blonde hair", "--orthogonal-to", "smile", "--n", "200"]) == 0
+    records = json.loads((run / "directions.json").read_text())
+    assert set(records) == {"smile", "blonde hair"} and len(records["smile"]["vector"]) == 8
+    assert records["blonde hair"]["orthogonal_to"] == ["smile"]
+    s, b = records["smile"]["vector"], records["blonde hair"]["vector"]
+    assert abs(sum(x * y for x, y in zip(s, b))) < 1e-5
+    out = tmp_path / "edit.png"
+    assert main(["edit", str(run), "--attribute", "smile", "--strength", "-3:3", "--steps", "5", "--n", "2",
+                 "--out", str(out)]) == 0
+    with Image.open(out) as im:
+        assert im.size[0] > 2 * im.size[1]  # 2 rows of 5
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json", "--n-samples", "40"]) == 0
+    scores = json.loads(capsys.readouterr().out)["directions"]
+    assert set(scores) == {"smile", "blonde hair"}
+    assert 0 <= scores["smile"]["flip_rate"] <= 1 and 0 <= scores["smile"]["preservation"] <= 1
+    assert "smile" not in scores["smile"]["preserved"] and "hair" not in scores["blonde hair"]["preserved"]
+
+
+def test_directions_need_a_tagged_run_and_a_known_attribute(run, tmp_path, capsys):
+    assert main(["directions", str(run), "--attribute", "purple ribbon", "--n", "200"]) == 2
+    assert "unknown tag" in capsys.readouterr().err
+    assert main(["edit", str(run), "--attribute", "smile", "--strength", "3:-3", "--out", str(tmp_path / "e.png")]) == 2
+    assert "LOW < HIGH" in capsys.readouterr().err
