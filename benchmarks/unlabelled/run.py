@@ -3,14 +3,20 @@ supervised-only twin, InfoGAN's clusters, and the encoders' probe beside raw pix
 
 Protocol:
   - data: Fashion-MNIST, the official 60,000 / 10,000 split;
-  - one budget for all (--steps steps, batch 64), the dcgan networks at ngf = ndf = --width;
+  - one budget for all (--steps steps, batch 64); infogan and bigan on the dcgan networks at
+    ngf = ndf = --width; sgan on its Fashion-MNIST recipe (Salimans et al.'s MNIST MLPs, Gaussian
+    noise in D);
   - sgan with a label budget of 100 and of 1,000 (balanced, --labels-seed 0), beside the same D
-    trained on the same labels alone (supervised_only=true): test accuracy of the averaged D;
+    trained on the same labels alone (supervised_only=true), and beside that D without its noise
+    (the stronger supervised baseline): test accuracy of the averaged D;
   - infogan (10 categories, 2 continuous codes): Q's category against the test classes,
     cluster accuracy (Hungarian matching), NMI, ARI, and the information term against ln 10;
   - the encoders: bigan's E, the ae's and the vae's encoders (the vae benchmark's MLP at the same
     budget; the ae likewise): linear probe (logistic regression on the codes of 10,000 training
     images) and 1-NN on the test set, beside the same on raw pixels;
+  - 2-D (ALI's 25-mode grid, also ring8): the course's plain GAN (configs/gan-plain.yaml, 10,000
+    steps), and bigan / ali with the same networks, optimiser and budget; modes, high-quality
+    samples, reverse KL and spread of 2,500 samples;
   - seeds 0, 1, 2 (the training seed; evaluation seed 0): mean +- sample std.
 
     python benchmarks/unlabelled/run.py --jobs 2 --threads 1   # every row, 3 seeds
@@ -39,12 +45,15 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 
 from benchmarks.common import mean_std, run_and_save, splice  # noqa: E402
 
-# row: (model, labels, overrides)
+# row: (model, labels, overrides); sgan on Fashion-MNIST is its recipe (the paper's MNIST MLPs, SGAN_STEPS steps)
+SUPERVISED, QUIET = ["supervised_only=true"], ["supervised_only=true", "d_noise=[0,0]"]
 ROWS = {
     "sgan, 100 labels": ("sgan", 100, []),
-    "supervised only, 100 labels": ("sgan", 100, ["supervised_only=true"]),
+    "supervised only, 100 labels": ("sgan", 100, SUPERVISED),
+    "supervised only without noise, 100 labels": ("sgan", 100, QUIET),
     "sgan, 1,000 labels": ("sgan", 1000, []),
-    "supervised only, 1,000 labels": ("sgan", 1000, ["supervised_only=true"]),
+    "supervised only, 1,000 labels": ("sgan", 1000, SUPERVISED),
+    "supervised only without noise, 1,000 labels": ("sgan", 1000, QUIET),
     "infogan": ("infogan", None, []),
     "bigan": ("bigan", None, []),
     "ae": ("ae", None, ["net=mlp"]),
@@ -61,6 +70,7 @@ POINT_ROWS = {
     "ali, ring8": ("bigan", "ring8", ["stochastic_encoder=true"]),
 }
 PLAIN = ROOT / "configs" / "gan-plain.yaml"
+SGAN_STEPS = 5_000  # the sgan recipe on Fashion-MNIST, at the budget of every row
 POINT_METRICS = ("modes", "hq", "reverse_kl", "spread")
 METRICS = ("accuracy", "cluster_accuracy", "nmi", "ari", "information", "information_bound", "linear_probe",
            "knn_accuracy", "linear_probe_pixels", "knn_accuracy_pixels", "recon_mse", "recon_class_accuracy")
@@ -108,10 +118,10 @@ def run_one(job: dict) -> dict:
     run_dir = Path(job["run_dir"])
     shutil.rmtree(run_dir, ignore_errors=True)
     model_name, labels, overrides = ROWS[job["row"]]
-    gan = model_name in ("sgan", "infogan", "bigan")
-    overrides = [*overrides, *([f"ngf={job['width']}", f"ndf={job['width']}"] if gan else [])]
+    conv = model_name in ("infogan", "bigan") or (model_name == "sgan" and job["data"] == "digits")
+    overrides = [*overrides, *([f"ngf={job['width']}", f"ndf={job['width']}"] if conv else [])]
     t0 = time.perf_counter()
-    model = genlab.train(model_name, job["data"], out=run_dir, seed=job["seed"], steps=job["steps"], batch_size=64,
+    model = genlab.train(model_name, job["data"], out=run_dir, seed=job["seed"], steps=_steps(job), batch_size=64,
                          labels=labels, overrides=overrides, progress=False, tensorboard=False, sample_every=0,
                          checkpoint_every=0, log_every=max(1, job["steps"] // 10))
     train_s = time.perf_counter() - t0
@@ -145,11 +155,18 @@ def run_one(job: dict) -> dict:
         shutil.rmtree(run_dir, ignore_errors=True)
     ov = "".join(f" {o}" for o in overrides)
     lab = f" --labels {labels}" if labels else ""
-    return {"row": job["row"], "seed": job["seed"], "steps": job["steps"], "labels": labels,
+    return {"row": job["row"], "seed": job["seed"], "steps": _steps(job), "labels": labels,
             **{m: scores.get(m) for m in METRICS}, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
             "threads": torch.get_num_threads(), "picture": picture.name if picture else None,
-            "command": f"genlab train {model_name} --data {job['data']}{lab} --out DIR --steps {job['steps']} "
+            "command": f"genlab train {model_name} --data {job['data']}{lab} --out DIR --steps {_steps(job)} "
                        f"--batch-size 64{ov} train.seed={job['seed']} && genlab eval DIR --json"}
+
+
+def _steps(job: dict) -> int:
+    """The row's budget: the sgan recipe's on Fashion-MNIST, the 2-D config's for points, else --steps."""
+    if job["row"] in POINT_ROWS:
+        return job.get("point_steps") or 10_000
+    return SGAN_STEPS if ROWS[job["row"]][0] == "sgan" and job["data"] == "fashion-mnist" else job["steps"]
 
 
 def aggregate(runs: list[dict]) -> list[dict]:
@@ -223,8 +240,8 @@ def main() -> None:
     jobs = [{"row": row, "seed": s, "data": data, "steps": args.steps, "width": args.width, "probe_n": probe_n,
              "point_steps": args.point_steps,
              "picture_dir": str(out.parent), "run_dir": str(Path(args.run_dir) / f"{slug(row)}-s{s}")}
-            for s in range(args.seeds) for row in args.rows
-            if (row, s, (args.point_steps or 10_000) if row in POINT_ROWS else args.steps) not in done]
+            for s in range(args.seeds) for row in args.rows]
+    jobs = [j for j in jobs if (j["row"], j["seed"], _steps(j)) not in done]
     print(f"{len(jobs)} runs to do ({args.jobs} at a time, {threads} thread(s) each)", file=sys.stderr, flush=True)
 
     def report(r: dict) -> None:

@@ -52,11 +52,18 @@ class SGANConfig(DCGANConfig):
             raise ConfigError(f"d_ema must be in [0, 1), got {self.d_ema}")
 
 
+# 28 x 28 grey images: the paper's MNIST networks (an MLP D of 1000-500-250-250-250 with Gaussian noise on its
+# input and hidden layers, G 500-500), Adam at 1e-3 (benchmarks/unlabelled)
+_MNIST_NETS = {"model_config": {"net": "mlp", "d_hidden": [1000, 500, 250, 250, 250], "g_hidden": [500, 500],
+                                "d_single": [], "d_noise": [0.3, 0.5], "lr_d": 1e-3, "lr_g": 1e-3}}
+
+
 class SGAN(GAN):
     name = "sgan"
     Config = SGANConfig
     labelled_stream = True
     train_defaults = {**DCGAN.train_defaults, "batch_size": 64, "steps": 5_000}
+    data_recipes = {"mnist": _MNIST_NETS, "fashion-mnist": _MNIST_NETS}
     eval_options = {"seed"}
 
     def __init__(self, config: SGANConfig, spec: DataSpec):

@@ -88,7 +88,8 @@ def test_unlabelled_quick(tmp_path):
     assert record["quick"] and record["data"] == "digits"
     by = {r["row"]: r for r in record["runs"]}
     assert set(by) == {"sgan, 100 labels", "supervised only, 100 labels", "sgan, 1,000 labels",
-                       "supervised only, 1,000 labels", "infogan", "bigan", "ae", "vae", "gan, grid25", "bigan, grid25",
+                       "supervised only, 1,000 labels", "supervised only without noise, 100 labels",
+                       "supervised only without noise, 1,000 labels", "infogan", "bigan", "ae", "vae", "gan, grid25", "bigan, grid25",
                        "ali, grid25", "gan, ring8", "bigan, ring8", "ali, ring8"}
     assert all(0 <= by[r]["modes"] <= 25 and 0 <= by[r]["hq"] <= 1 for r in by if "," in r and "labels" not in r)
     assert "--config configs/gan-plain.yaml" in by["ali, grid25"]["command"] and "stochastic" in by["ali, grid25"]["command"]

@@ -140,3 +140,15 @@ def test_sgan_beats_its_supervised_twin_with_50_labels(tmp_path):
         results[twin] = model.evaluate(genlab.api.load_data(model.run_config.data))
     assert results[False]["labels"] == results[True]["labels"] == 50
     assert results[False]["accuracy"] >= results[True]["accuracy"] + 0.03, results
+
+
+def test_the_recipe_for_28_pixel_grey_images_is_the_papers_mnist_networks():
+    """On (fashion-)mnist `genlab train sgan` with no flag is Salimans et al.'s MNIST MLPs with
+    Gaussian noise in D; elsewhere the DCGAN networks; a user's setting wins over the recipe."""
+    from genlab.api import build_config
+
+    c = build_config("sgan", data="fashion-mnist").model_config
+    assert (c.net, c.d_hidden, c.g_hidden, c.d_noise, c.lr_d) == ("mlp", (1000, 500, 250, 250, 250), (500, 500),
+                                                                  (0.3, 0.5), 1e-3)
+    assert build_config("sgan", data="digits").model_config.net == "dcgan"
+    assert build_config("sgan", data="mnist", overrides=["d_noise=[0,0]"]).model_config.d_noise == (0.0, 0.0)

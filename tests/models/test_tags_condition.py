@@ -162,15 +162,15 @@ def test_settings_that_do_not_fit_the_tags_are_errors():
 
 @pytest.mark.slow
 def test_a_tiny_tag_conditioned_cgan_draws_the_hair_colour_it_is_asked_for(tmp_path, monkeypatch):
-    """1,200 toonfaces at 16 x 16, a tag evaluator trained on them (hair colour read on >= 90 % of
-    real test faces), a seeded cgan of 600 steps: its samples show the asked-for hair colour on at
-    least 40 % (chance 1/12 = 8 %), and the eye colour, 2 pixels wide at this size, above chance."""
+    """800 toonfaces at 16 x 16, a tag evaluator trained on them (hair colour read on >= 90 % of real
+    test faces), a seeded cgan of 600 steps: its samples show the asked-for hair colour on at least
+    50 % (chance 1/12 = 8 %; 0.84 measured, 0.22 after 300 steps)."""
     import genlab
     from genlab.data import toonfaces
     from genlab.metrics.conditional import tag_accuracy
     from genlab.metrics.evaluator import train_evaluator
 
-    faces = toonfaces.generate(tmp_path / "faces", n=1200, workers=1)
+    faces = toonfaces.generate(tmp_path / "faces", n=800, workers=1)
     meta = train_evaluator(str(faces), image_size=16, epochs=15, seed=0)
     assert meta["test_tag_accuracy"]["hair"] >= 0.9, meta["test_tag_accuracy"]
     model = genlab.train("cgan", str(faces), image_size=16, steps=600, batch_size=64, seed=0, out=tmp_path / "run",
@@ -178,4 +178,15 @@ def test_a_tiny_tag_conditioned_cgan_draws_the_hair_colour_it_is_asked_for(tmp_p
                          overrides=["ngf=16", "ndf=16", "z_dim=32"])
     result = tag_accuracy(model, genlab.api.load_data(model.run_config.data), n=600, seed=0)
     print(result["tag_accuracy"])
-    assert result["tag_accuracy"]["hair"] >= 0.4, result
+    assert result["tag_accuracy"]["hair"] >= 0.5, result
+
+
+def test_the_toonfaces_recipe_is_what_cgan_and_dcgan_train_with_no_flag():
+    from genlab.api import build_config
+
+    for name in ("cgan", "acgan", "dcgan"):
+        cfg = build_config(name, data="toonfaces")
+        assert (cfg.model_config.ngf, cfg.model_config.ndf, cfg.model_config.ema) == (32, 32, 0.999), name
+        assert (cfg.train.steps, cfg.train.batch_size, cfg.train.precision) == (4000, 64, "auto"), name
+    assert build_config("cgan", data="toonfaces", overrides=["ngf=48"]).model_config.ngf == 48
+    assert build_config("cgan", data="fashion-mnist").model_config.ngf == 64  # no recipe there

@@ -36,7 +36,8 @@ LABELLED = 16
 ON_POINTS = {"ae": [0], "vae": [0], "gan": [0, 1], "bigan": [2]}
 # tag-conditioned cases, on tiny_tagged
 ON_TAGS = {"cgan": [dict(ngf=4, ndf=4, z_dim=4), dict(ngf=4, ndf=4, z_dim=4, d_condition="tile", mismatch=True),
-                    dict(ngf=4, ndf=4, z_dim=4, d_condition="concat", loss="hinge", mismatch=True)],
+                    dict(ngf=4, ndf=4, z_dim=4, d_condition="concat", loss="hinge", mismatch=True),
+                    dict(ngf=4, ndf=4, z_dim=4, loss="wgan-gp", d_steps=2)],
            "acgan": [dict(ngf=4, ndf=4, z_dim=4)]}
 
 IMAGE_SPEC = DataSpec(kind="image", shape=(1, 8, 8), num_classes=10)
