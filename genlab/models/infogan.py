@@ -30,6 +30,8 @@ from genlab.models.gan import DCGAN, DCGANConfig, GAN
 class InfoGANConfig(DCGANConfig):
     condition: str = "code"
     d_condition: str = "none"  # D does not see c: Q infers it
+    z_dim: int = 62  # the official code's noise size (https://github.com/openai/InfoGAN)
+    lr_g: float = 1e-3  # the official code's: G and Q learn 5x faster than D
     categories: int = 10  # values of the categorical code
     continuous: int = 2  # continuous codes, each ~ U(-1, 1)
     info_weight: float = 1.0  # lambda of eq. 5
