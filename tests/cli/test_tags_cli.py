@@ -28,7 +28,10 @@ def tagged(tmp_path_factory):
         genlab.train("cgan", str(faces), out=base / "run", steps=6, batch_size=16, image_size=SIZE, min_tag_count=1,
                      overrides=["ngf=4", "ndf=4", "z_dim=8"], progress=False, tensorboard=False, sample_every=0,
                      checkpoint_every=0)
-    return {"cache": base / "cache", "faces": faces, "run": base / "run"}
+        genlab.train("vae", str(faces), out=base / "vae", steps=6, batch_size=16, image_size=SIZE, min_tag_count=1,
+                     overrides=["hidden=[16]", "latent_dim=5"], progress=False, tensorboard=False, sample_every=0,
+                     checkpoint_every=0)
+    return {"cache": base / "cache", "faces": faces, "run": base / "run", "vae": base / "vae"}
 
 
 @pytest.fixture
@@ -99,3 +102,11 @@ def test_directions_need_a_tagged_run_and_a_known_attribute(run, tmp_path, capsy
     assert "unknown tag" in capsys.readouterr().err
     assert main(["edit", str(run), "--attribute", "smile", "--strength", "3:-3", "--out", str(tmp_path / "e.png")]) == 2
     assert "LOW < HIGH" in capsys.readouterr().err
+
+
+def test_directions_work_in_a_vae_code_too(tagged, monkeypatch, tmp_path):
+    monkeypatch.setenv("GENLAB_CACHE", str(tagged["cache"]))
+    vae = tagged["vae"]
+    assert main(["directions", str(vae), "--attribute", "glasses", "--n", "200"]) == 0
+    assert len(json.loads((vae / "directions.json").read_text())["glasses"]["vector"]) == 5
+    assert main(["edit", str(vae), "--attribute", "glasses", "--n", "2", "--out", str(tmp_path / "v.png")]) == 0
