@@ -163,8 +163,8 @@ def test_settings_that_do_not_fit_the_tags_are_errors():
 @pytest.mark.slow
 def test_a_tiny_tag_conditioned_cgan_draws_the_hair_colour_it_is_asked_for(tmp_path, monkeypatch):
     """800 toonfaces at 16 x 16, a tag evaluator trained on them (hair colour read on >= 90 % of real
-    test faces), a seeded cgan of 600 steps: its samples show the asked-for hair colour on at least
-    50 % (chance 1/12 = 8 %; 0.84 measured, 0.22 after 300 steps)."""
+    test faces), a seeded cgan of 600 steps at batch 32: its samples show the asked-for hair colour
+    on at least 50 % (chance 1/12 = 8 %; 0.79 measured; 0.22 after 300 steps at batch 64)."""
     import genlab
     from genlab.data import toonfaces
     from genlab.metrics.conditional import tag_accuracy
@@ -173,7 +173,7 @@ def test_a_tiny_tag_conditioned_cgan_draws_the_hair_colour_it_is_asked_for(tmp_p
     faces = toonfaces.generate(tmp_path / "faces", n=800, workers=1)
     meta = train_evaluator(str(faces), image_size=16, epochs=15, seed=0)
     assert meta["test_tag_accuracy"]["hair"] >= 0.9, meta["test_tag_accuracy"]
-    model = genlab.train("cgan", str(faces), image_size=16, steps=600, batch_size=64, seed=0, out=tmp_path / "run",
+    model = genlab.train("cgan", str(faces), image_size=16, steps=600, batch_size=32, seed=0, out=tmp_path / "run",
                          progress=False, tensorboard=False, sample_every=0, log_every=200,
                          overrides=["ngf=16", "ndf=16", "z_dim=32"])
     result = tag_accuracy(model, genlab.api.load_data(model.run_config.data), n=600, seed=0)
