@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from genlab.cli import edit as edit_cli, evaluator as evaluator_cli
+from genlab.cli import edit as edit_cli, evaluator as evaluator_cli, explore as explore_cli
 from genlab.cli.argtypes import (epochs_float, example, grid_int, importance_int, positive_int, samples_int, seed_int,
                                  steps_int, threads_int)
 from genlab.cli import figures
@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an infogan run: a row per categorical code, the columns sweeping continuous code N "
                         "(default 1) from -2 to 2, one noise for the grid (the InfoGAN paper's figure); "
                         "--n columns (default 9)")
+    s.add_argument("--truncation", type=float, metavar="PSI",
+                   help="the noise scaled by PSI in (0, 1]: typical samples, less variety (the truncation trick)")
+    s.add_argument("--code", metavar="K,C1,...",
+                   help="an infogan run: the categorical code K then each continuous code (e.g. 3,0.5,-1)")
+    s.add_argument("--edit", action="append", metavar="ATTRIBUTE:STRENGTH",
+                   help="move the noise along a direction of the run (genlab directions), e.g. smile:2; repeatable")
     s.add_argument("--out", required=True, help="PNG grid (or .pt / .npy for the raw tensor)")
     s.add_argument("--seed", type=seed_int, default=0)
     s.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -125,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_parser(sub)
     evaluator_cli.add_parser(sub)
     edit_cli.add_parsers(sub, DEVICE_HELP, THREADS_HELP)
+    explore_cli.add_parser(sub, DEVICE_HELP, THREADS_HELP)
     return p
 
 
@@ -247,6 +254,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise GenlabError("give --class or --grid classes, not both")
     if args.sweep is not None:
         return _sample_sweep(args, out)
+    if args.truncation is not None or args.code is not None or args.edit:
+        return _sample_draw(args, out)
     if args.prompt or args.tags:
         return _sample_prompts(args, out)
     n = args.n or (8 if grid else 64)
@@ -302,6 +311,29 @@ def _sample_prompts(args: argparse.Namespace, out: Path) -> int:
     z = model.prior(n, g)
     x = torch.cat([model.decode(model.with_condition(z, r, g)).cpu() for r in requests])
     _write_output(x, out, model, nrow=n if len(requests) > 1 else None)
+    print(out)
+    return 0
+
+
+def _sample_draw(args: argparse.Namespace, out: Path) -> int:
+    """``genlab sample`` with --truncation, --code or --edit: one request (genlab.sampling), as the
+    explorer draws it."""
+    import genlab
+    from genlab import sampling
+
+    if args.grid or len(args.prompt or []) + len(args.tags or []) > 1:
+        raise GenlabError("--truncation, --code and --edit draw one set of samples: give them without --grid "
+                          "and with at most one --prompt or --tags")
+    req = sampling.Draw(seed=args.seed, n=args.n or 64, truncation=args.truncation, condition=args.condition,
+                        tags=(args.tags or [None])[0], prompt=(args.prompt or [None])[0],
+                        code=sampling.parse_code(args.code) if args.code is not None else None,
+                        edits=tuple(sampling.parse_edit(e) for e in args.edit or ()))
+    req.check()
+    if out.suffix == ".png" and req.n > MAX_GRID:
+        raise GenlabError(f"a PNG grid holds at most {MAX_GRID:,} samples, asked for {req.n:,}")
+    _set_threads(args)
+    model = genlab.load(args.run_dir, device=args.device)
+    _write_output(model.decode(sampling.latent_codes(model, req)).cpu(), out, model)
     print(out)
     return 0
 
@@ -407,12 +439,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     results = model.evaluate(data, **options, progress=sys.stderr.isatty())  # a bar where a model has one
     results = {"model": model.name, "data": model.run_config.data.name, "step": model.step, **results,
                **_direction_scores(model, args.seed or 0)}
+    _keep_eval(model.run_dir, results)
     if args.json:  # JSON has no NaN or infinity: those are null
         print(json.dumps(_json_safe(results), allow_nan=False))
     else:
         for key, v in results.items():
             print(f"{key:>14}: {v:.4f}" if isinstance(v, float) else f"{key:>14}: {v}")
     return 0
+
+
+def _keep_eval(run_dir: Path, results: dict) -> None:
+    """The results also in RUN/eval.json (the last eval, which the explorer shows)."""
+    from genlab.files import atomic_write_text
+
+    try:
+        atomic_write_text(Path(run_dir) / "eval.json", json.dumps(_json_safe(results), allow_nan=False, indent=1) + "\n")
+    except OSError as e:
+        print(f"genlab: note: could not keep the results in {run_dir}/eval.json ({e.strerror})", file=sys.stderr)
 
 
 def _direction_scores(model, seed: int) -> dict:
@@ -504,7 +547,7 @@ def _newest_per_kind(paths: list[Path]) -> list[Path]:
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "eval": cmd_eval,
             "figures": figures.run, "evaluator": evaluator_cli.run, "directions": edit_cli.run_directions,
-            "edit": edit_cli.run_edit}
+            "edit": edit_cli.run_edit, "explore": explore_cli.run}
 
 if __name__ == "__main__":
     raise SystemExit(main())

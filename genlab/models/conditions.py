@@ -22,6 +22,13 @@ from genlab.errors import ConfigError, DataError, GenlabError
 KINDS = ("none", "class", "tags", "clusters", "code")
 
 
+def draw_index(p: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """n indices (n,) drawn with probabilities ``p``, on p's device; from ``generator`` (CPU) when given."""
+    if generator is None:
+        return torch.multinomial(p, n, replacement=True)
+    return torch.multinomial(p.cpu(), n, replacement=True, generator=generator).to(p.device)
+
+
 class Condition(nn.Module, abc.ABC):
     kind: str = ""
     dim: int = 0
@@ -31,11 +38,7 @@ class Condition(nn.Module, abc.ABC):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n conditions (n, dim) from p(c), on the buffers' device; from ``generator`` (CPU) when given."""
-        if generator is None:
-            idx = torch.multinomial(self.p, n, replacement=True)
-        else:
-            idx = torch.multinomial(self.p.cpu(), n, replacement=True, generator=generator).to(self.p.device)
-        return self.one_hot(idx)
+        return self.one_hot(draw_index(self.p, n, generator))
 
     def one_hot(self, idx: torch.Tensor) -> torch.Tensor:
         return F.one_hot(idx, self.dim).to(self.p.dtype)
@@ -144,12 +147,7 @@ class Tags(Condition):
         self.rows, self.p = rows.to(self.p), (counts / counts.sum()).to(self.p)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.rows[self._draw(self.p, n, generator)]
-
-    def _draw(self, p: torch.Tensor, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        if generator is None:
-            return torch.multinomial(p, n, replacement=True)
-        return torch.multinomial(p.cpu(), n, replacement=True, generator=generator).to(p.device)
+        return self.rows[draw_index(self.p, n, generator)]
 
     def of_real(self, y: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
         return y.to(self.p.dtype)
@@ -167,7 +165,7 @@ class Tags(Condition):
         want[indices] = True
         agree = (self.rows[:, want] > 0).all(1)
         p = self.p * agree if bool(agree.any()) else self.p
-        c = self.rows[self._draw(p, n, generator)].clone()
+        c = self.rows[draw_index(p, n, generator)].clone()
         for group in self.vocab.groups:  # a requested member replaces the drawn one
             members = torch.tensor(group.members, device=c.device)
             if bool(want[members].any()):
@@ -309,10 +307,13 @@ class Codes(Condition):
         return torch.cat([F.one_hot(idx, self.categories).to(self.p.dtype), u.to(self.p.dtype)], 1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        if generator is None:
-            return self.one_hot(torch.multinomial(self.p, n, replacement=True))
-        idx = torch.multinomial(self.p.cpu(), n, replacement=True, generator=generator).to(self.p.device)
-        return self.one_hot(idx, generator)
+        return self.one_hot(draw_index(self.p, n, generator), generator)
+
+    def conditions(self, what, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """As every condition's, with the continuous codes of a named category from ``generator`` too."""
+        if what is None or isinstance(what, torch.Tensor):
+            return super().conditions(what, n, generator) if what is None else self.one_hot(what.long(), generator)
+        return self.one_hot(torch.full((n,), self.parse(what), device=self.p.device), generator)
 
     def of_real(self, y: torch.Tensor | None, x: torch.Tensor) -> None:
         return None  # a real image has no code: Q infers it

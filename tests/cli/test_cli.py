@@ -49,6 +49,7 @@ def test_sample_interpolate_eval(capsys, vae_run, tmp_path):
     result = json.loads(out)  # exactly one JSON object on stdout
     assert {"elbo", "nll", "recon_mse", "k"} <= set(result) and result["k"] == 10
     assert result["nll"] <= -result["elbo"] + 1.0
+    assert json.loads((Path(vae_run) / "eval.json").read_text()) == result  # the last eval, kept in the run
 
 
 def test_sample_with_the_same_seed_is_the_same(capsys, vae_run, tmp_path):
