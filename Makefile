@@ -14,12 +14,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) data
 
-# Fashion-MNIST from Debian's package where apt works; without it genlab downloads on first use.
+# Debian's Fashion-MNIST and Chromium (for the explorer's browser tests) where apt works; without
+# them genlab downloads Fashion-MNIST on first use and the browser tests are skipped.
+PACKAGES = $(if $(wildcard $(FMNIST)),,dataset-fashion-mnist) $(if $(wildcard /usr/bin/chromium),,chromium)
 data:
-	@if [ ! -f $(FMNIST) ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
-		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1)) \
-		|| echo "note: could not install dataset-fashion-mnist; genlab will download Fashion-MNIST when needed"; \
+	@if [ -n "$(strip $(PACKAGES))" ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		(apt-get install -y -qq $(PACKAGES) >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(PACKAGES) >/dev/null 2>&1)) \
+		|| echo "note: could not install $(strip $(PACKAGES)); genlab downloads Fashion-MNIST when needed, browser tests are skipped"; \
 	fi
 
 demo: setup

@@ -30,9 +30,10 @@ from genlab.training.trainer import Trainer, load_state_dict_strict, steps_for_e
 CONFIG_FILE = "config.yaml"
 
 
-def build_config(model: str, *, config: str | Path | None = None, overrides: Sequence[str] = (),
+def build_config(model: str | None, *, config: str | Path | None = None, overrides: Sequence[str] = (),
                  **flags: Any) -> RunConfig:
-    """Layer defaults, the model's preset, a YAML file, flags and ``key=value`` overrides.
+    """Layer defaults, the model's preset, a YAML file, flags and ``key=value`` overrides. ``model``
+    None: the one the file names.
 
     ``flags`` are TrainConfig or DataConfig fields (``steps=``, ``batch_size=``, ``data=`` for the
     data set name, ...); None means "not given".
@@ -42,6 +43,10 @@ def build_config(model: str, *, config: str | Path | None = None, overrides: Seq
     if unknown:
         raise ConfigError(f"unknown config section {unknown[0]!r} in {config}; "
                           "known: model, model_config, data, train")
+    if model is None:
+        if not isinstance(file.get("model"), str):
+            raise ConfigError(f"name a model to train ({config or 'no config file'} names none)")
+        model = file["model"]
     if file.get("model") not in (None, model):
         raise ConfigError(f"config file {config} is for model {file['model']!r}, not {model!r}")
     cls = get_model_class(model)
@@ -134,7 +139,7 @@ def train(model: str | None = None, data: str | None = None, *, steps: int | Non
         if resume is not None:
             net = _resume(Path(resume), model, steps, epochs, device, progress, threads)
         else:
-            if model is None:
+            if model is None and config is None:
                 raise ConfigError("name a model to train")
             cfg = build_config(model, config=config, overrides=overrides, data=data, steps=steps, epochs=epochs,
                                batch_size=batch_size, seed=seed, device=device, data_dir=data_dir,

@@ -212,11 +212,11 @@ def _interrupt(signum, frame):
 def cmd_train(args: argparse.Namespace) -> int:
     import genlab
 
-    if args.resume is None and args.model is None:
-        raise GenlabError("name a model to train, e.g. 'genlab train vae --data digits'")
     if args.model and "=" in args.model:  # `genlab train --resume D key=value`
         args.overrides.insert(0, args.model)
         args.model = None
+    if args.resume is None and args.model is None and args.config is None:
+        raise GenlabError("name a model to train, e.g. 'genlab train vae --data digits'")
     if args.resume is not None:
         given = [k for k in ("data", "data_dir", "batch_size", "seed", "config", "out", "image_size",
                              "channels", "binarize", "precision", "labels_from", "labels", "labels_seed",

@@ -293,3 +293,18 @@ def test_train_returns_the_model_load_gives(tmp_path):
     a = trained.sample(4, generator=torch.Generator().manual_seed(0))
     b = genlab.load(tmp_path / "d").sample(4, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b)  # batch norm in eval mode: sampling changes nothing
+
+
+def test_a_run_config_trains_again_without_naming_the_model(capsys, vae_run, tmp_path):
+    """`genlab train --config RUN/config.yaml` retrains the run (the file names its model): the same weights."""
+    import torch
+
+    import genlab
+
+    code, _, err = run(capsys, "train", "--config", vae_run / "config.yaml", "--out", tmp_path / "again", "--no-progress")
+    assert code == 0, err
+    a, b = genlab.load(vae_run).state_dict(), genlab.load(tmp_path / "again").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    (tmp_path / "nomodel.yaml").write_text("train:\n  steps: 2\n")
+    code, _, err = run(capsys, "train", "--config", tmp_path / "nomodel.yaml")
+    assert code == 2 and err.startswith("error: name a model to train")
