@@ -124,3 +124,15 @@ def test_toonfaces_quick(tmp_path):
         assert all((tmp_path / p).is_file() for p in r["pictures"])
     assert by["cgan (projection)"]["pictures"] and by["dcgan (unconditional)"]["pictures"]
     assert "d_condition=tile" in by["cgan (tiled)"]["command"]
+
+
+@pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")
+def test_explorer_quick(tmp_path):
+    """The grid's round trip and the lab's frame rate are measured through the real HTTP server."""
+    pytest.importorskip("uvicorn")
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/explorer/run.py"), "--quick", "--threads", "1",
+                    "--out", str(out)], check=True, capture_output=True, timeout=240)
+    record = json.loads(out.read_text())
+    assert record["quick"] and record["grid"]["requests"] == 3 and record["grid"]["median_ms"] > 0
+    assert record["lab"]["frames_per_s"] > 0 and record["lab"]["steps_per_s"] > 0
