@@ -74,5 +74,5 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as e:
         sock.close()
         raise GenlabError(f"cannot listen on {host}:{port} ({e.strerror}); choose another --port") from None
-    sock.set_inheritable(True)
+    sock.listen(128)  # from now on a request waits in the backlog until the server takes it
     return sock

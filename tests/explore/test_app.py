@@ -1,6 +1,7 @@
 """The explorer's API through Starlette's test client: guards, every model type, determinism, errors."""
 
 import io
+import json
 import time
 
 import pytest
@@ -180,3 +181,44 @@ def test_a_64_image_grid_of_a_28px_model_is_fast(tmp_path):
             times.append(time.perf_counter() - t0)
     times.sort()
     assert times[len(times) // 2] < 0.100, times
+
+
+# -- the command -----------------------------------------------------------------------------------
+def test_genlab_explore_refuses_bad_input(capsys, runs_dir, tmp_path):
+    import socket
+
+    from genlab.cli.main import main
+
+    assert main(["explore", str(tmp_path / "missing"), "--no-browser"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert main(["explore", str(runs_dir), "--no-browser", "--port", str(busy.getsockname()[1])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot listen") and err.count("\n") == 1
+    assert main(["explore", str(runs_dir), "--port", "70000"]) == 2
+
+
+def test_genlab_explore_prints_a_url_that_opens_the_page(runs_dir):
+    import re
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "explore", str(runs_dir), "--no-browser", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+        url = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", "".join(lines)).group(0)
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with opener.open(url, timeout=30) as page:  # the token becomes a cookie, then the page
+            assert page.status == 200 and b"app.js" in page.read()
+        with opener.open(url.split("?")[0] + "api/v1/runs", timeout=30) as listed:
+            assert len(json.loads(listed.read())["runs"]) == len(TINY_RUNS)
+        with pytest.raises(urllib.error.HTTPError) as refused:  # no token, no cookie
+            urllib.request.urlopen(url.split("?")[0] + "api/v1/runs", timeout=30)
+        assert refused.value.code == 403
+    finally:
+        proc.terminate()
+        proc.wait(30)
