@@ -161,13 +161,13 @@ def _train_new(cfg: RunConfig, out: str | Path | None) -> GenerativeModel:
     try:
         dev = resolve_device(device_name)
         dataset = load_data(cfg.data)
-        net = _build(cfg, dataset.spec())
+        net = build_model(cfg, dataset.spec())
         net.prepare(dataset)
         target = _target_steps(cfg, dataset, net)
         with _new_run_dir_on_rank0(out, cfg) as run_dir:
             if is_main_process():
                 write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
-            trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec(), threads_reason))
+            trainer = Trainer(net, dataset, cfg.train, run_dir, dev, run_meta(cfg, dataset.spec(), threads_reason))
             trainer.fit(target)
     finally:
         distributed.teardown(created)
@@ -213,7 +213,7 @@ def _resume_locked(run_dir: Path, model: str | None, steps: int | None, epochs: 
     try:
         dev = resolve_device(device_name)
         dataset = load_data(cfg.data)
-        net = _build(cfg, dataset.spec())
+        net = build_model(cfg, dataset.spec())
         if checkpoint is None:
             net.prepare(dataset)
         if epochs is not None:
@@ -221,7 +221,7 @@ def _resume_locked(run_dir: Path, model: str | None, steps: int | None, epochs: 
         elif steps is not None:
             cfg.train.steps = steps
         target = _target_steps(cfg, dataset, net)
-        trainer = Trainer(net, dataset, cfg.train, run_dir, dev, _meta(cfg, dataset.spec(), threads_reason))
+        trainer = Trainer(net, dataset, cfg.train, run_dir, dev, run_meta(cfg, dataset.spec(), threads_reason))
         if checkpoint is not None:
             if checkpoint.meta.get("precision", "fp32") != trainer.precision.name:
                 print(f"genlab: note: this run was trained in {checkpoint.meta.get('precision', 'fp32')} and "
@@ -239,7 +239,7 @@ def _resume_locked(run_dir: Path, model: str | None, steps: int | None, epochs: 
     return net
 
 
-def _build(cfg: RunConfig, spec: DataSpec, training: bool = True) -> GenerativeModel:
+def build_model(cfg: RunConfig, spec: DataSpec, training: bool = True) -> GenerativeModel:
     cls = get_model_class(cfg.model)
     _check_size(cls, cfg, spec, training)
     if training:
@@ -276,7 +276,7 @@ def _target_steps(cfg: RunConfig, data: Dataset, net: GenerativeModel) -> int:
     raise ConfigError("give --steps or --epochs")
 
 
-def _meta(cfg: RunConfig, spec: DataSpec, threads_reason: str) -> dict:
+def run_meta(cfg: RunConfig, spec: DataSpec, threads_reason: str) -> dict:
     return {"model": cfg.model, "genlab_version": __version__, "data_spec": spec.to_dict(),
             "data": cfg.data.name, "threads_reason": threads_reason}
 
@@ -369,7 +369,7 @@ def load(run_dir: str | Path, device: str = "cpu") -> GenerativeModel:
         raise CheckpointError(f"checkpoint in {run_dir} is of model {checkpoint.meta.get('model')!r}, "
                               f"but its config says {cfg.model!r}")
     spec = DataSpec.from_dict(checkpoint.meta["data_spec"], where=checkpoint.path / "meta.json")
-    net = _build(cfg, spec, training=False)
+    net = build_model(cfg, spec, training=False)
     load_state_dict_strict(net, weights, checkpoint.path)
     net.to(resolve_device(device)).eval()
     net.run_dir = run_dir

@@ -3,7 +3,7 @@
 GAN Lab (Kahng et al. 2018, https://poloclub.github.io/ganlab/) trains a JavaScript copy of a GAN in
 the browser; here the model is genlab's own: the config comes from genlab's config path
 (:func:`genlab.api.build_config`, the preset's defaults under the lab's choices), the model from
-:func:`genlab.api._build`, the data from :func:`genlab.api.load_data` (drawn or uploaded points
+:func:`genlab.api.build_model`, the data from :func:`genlab.api.load_data` (drawn or uploaded points
 become an N x 2 ``.npy`` point file that the loader reads), and the steps are
 ``model.train_step`` on the :class:`~genlab.training.trainer.Trainer`'s optimizers and batch
 stream, so a session's step ``n`` is the step ``n`` of ``genlab train`` with the config that
@@ -40,7 +40,7 @@ import torch
 import yaml
 
 from genlab import __version__
-from genlab.api import CONFIG_FILE, _build, _meta, build_config, load_data
+from genlab.api import CONFIG_FILE, build_config, build_model, load_data, run_meta
 from genlab.config import RunConfig, replace, write_yaml
 from genlab.errors import ConfigError, GenlabError
 from genlab.files import RunLock
@@ -257,7 +257,7 @@ class LabSession:
         makes for this config (the seed's initial weights), and the fixed noise of the frames."""
         self._rng = None
         with self._own_rng():
-            net = _build(self.cfg, self.data.spec())  # seeds the RNG (inside _own_rng: the session's)
+            net = build_model(self.cfg, self.data.spec())  # seeds the RNG (inside _own_rng: the session's)
             net.prepare(self.data)
             self.trainer = Trainer(net, self.data, self.cfg.train, self._dir, CPU, self._meta())
         self._after_rebuild()
@@ -273,7 +273,7 @@ class LabSession:
         self._z = self.model.prior(N_FAKE, generator=g)  # the frames' fixed latent codes (N_FAKE, latent_dim)
 
     def _meta(self) -> dict:
-        return _meta(self.cfg, self.data.spec(), "the lab's process")
+        return run_meta(self.cfg, self.data.spec(), "the lab's process")
 
     @contextlib.contextmanager
     def _own_rng(self) -> Iterator[None]:

@@ -20,9 +20,13 @@ def runs_dir(tmp_path_factory):
     from genlab.data import toonfaces
 
     root = tmp_path_factory.mktemp("explore-runs")
-    faces = toonfaces.generate(root.parent / "explore-faces", n=48, workers=1)
-    for name, (model, data, overrides) in TINY_RUNS.items():
-        extra = {"image_size": 16, "min_tag_count": 1} if data == "FACES" else {}
-        genlab.train(model, str(faces) if data == "FACES" else data, steps=4, batch_size=16, out=root / name,
-                     progress=False, tensorboard=False, sample_every=0, threads=1, overrides=overrides, **extra)
+    with pytest.MonkeyPatch.context() as mp:  # as tests/conftest.py isolates each test: no real cache, one thread
+        mp.setenv("GENLAB_CACHE", str(tmp_path_factory.mktemp("explore-cache")))
+        mp.setenv("GENLAB_DATA_URL", "http://127.0.0.1:9/unreachable/")
+        mp.setenv("GENLAB_THREADS", "1")
+        faces = toonfaces.generate(root.parent / "explore-faces", n=48, workers=1)
+        for name, (model, data, overrides) in TINY_RUNS.items():
+            extra = {"image_size": 16, "min_tag_count": 1} if data == "FACES" else {}
+            genlab.train(model, str(faces) if data == "FACES" else data, steps=4, batch_size=16, out=root / name,
+                         progress=False, tensorboard=False, sample_every=0, overrides=overrides, **extra)
     return root

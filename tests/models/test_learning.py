@@ -17,7 +17,7 @@ def test_vae_test_elbo_on_digits_improves_by_a_margin(tmp_path):
                          overrides=["hidden=128", "latent_dim=8", "warmup_steps=300"])
     elapsed = time.perf_counter() - t0
     trained = model.evaluate(data, k=20)
-    fresh = genlab.api._build(genlab.load(tmp_path / "v").run_config, data.spec()).evaluate(data, k=20)
+    fresh = genlab.api.build_model(genlab.load(tmp_path / "v").run_config, data.spec()).evaluate(data, k=20)
     # an untrained decoder is near log(1/2) per pixel: 64 * 0.69 = 44 nats; trained ~ 30 nats
     assert fresh["elbo"] < -40
     assert trained["elbo"] > fresh["elbo"] + 8, (fresh["elbo"], trained["elbo"])
@@ -31,5 +31,5 @@ def test_ae_reconstruction_error_falls(tmp_path):
                          progress=False, tensorboard=False, sample_every=0, log_every=300,
                          overrides=["hidden=128", "latent_dim=8"])
     torch.manual_seed(0)
-    fresh = genlab.api._build(genlab.load(tmp_path / "a").run_config, data.spec())
+    fresh = genlab.api.build_model(genlab.load(tmp_path / "a").run_config, data.spec())
     assert model.evaluate(data)["recon_mse"] < 0.5 * fresh.evaluate(data)["recon_mse"]
