@@ -30,8 +30,10 @@ demo: setup
 		train.sample_every=2000 train.checkpoint_every=2000 train.log_every=200
 	$(VENV)/bin/genlab eval runs/demo --k 100 --max-examples 2000
 
+# Two test processes (pytest-xdist), one per core of this machine; every test uses one thread.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
