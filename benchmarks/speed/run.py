@@ -86,7 +86,7 @@ def genlab_rate(w: dict, setting: str, data, tmp: Path) -> float:
     """Images/s of genlab's trainer: its own logged rate over the second half of the run."""
     import shutil
 
-    from genlab.api import _build, build_config
+    from genlab.api import build_model, build_config
     from genlab.training.device import resolve_device
     from genlab.training.trainer import Trainer
 
@@ -95,7 +95,7 @@ def genlab_rate(w: dict, setting: str, data, tmp: Path) -> float:
                                               f"train.memory_format={fmt}"],
                        batch_size=w["batch"], progress=False, tensorboard=False, sample_every=0,
                        checkpoint_every=0, log_every=max(1, w["steps"] // 2))
-    net = _build(cfg, data.spec())
+    net = build_model(cfg, data.spec())
     run_dir = tmp / "genlab-run"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -112,11 +112,11 @@ def bare_rate(w: dict, setting: str, data) -> float:
     import torch
     import torch.nn.functional as F
 
-    from genlab.api import _build, build_config
+    from genlab.api import build_model, build_config
 
     prec, fmt = SETTINGS[setting]
     cfg = build_config(w["model"], overrides=w["overrides"])
-    net = _build(cfg, data.spec())
+    net = build_model(cfg, data.spec())
     cl = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
     net = net.to(memory_format=cl)
     x_all, b = data.train, w["batch"]
@@ -313,13 +313,13 @@ def likelihood_row(args, tmp: Path, peak: float) -> dict:
 
 _STEP_RATE = """
 import sys, time, torch
-from genlab.api import _build, build_config, load_data
+from genlab.api import build_model, build_config, load_data
 from genlab.data.loader import BatchStream
 model, seconds, data = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 ov = ["ngf=32", "ndf=32"] if model == "dcgan" else []
 cfg = build_config(model, data=data, overrides=ov)
 data = load_data(cfg.data)
-net = _build(cfg, data.spec())
+net = build_model(cfg, data.spec())
 b = 64 if model == "dcgan" else 100
 s, opts = BatchStream(data.train, None, b, seed=0), net.configure_optimizers()
 for i in range(3):

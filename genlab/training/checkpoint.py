@@ -158,7 +158,7 @@ def _read_meta(path: Path) -> tuple[int, dict]:
 def load_weights(ckpt: Checkpoint) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(ckpt.path / "model.safetensors"))
-    except (SafetensorError, OSError, ValueError) as e:
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:  # RuntimeError: the file is gone (pruned)
         raise CheckpointError(f"checkpoint {ckpt.path} is corrupt: model.safetensors cannot be read ({e})") from None
 
 
