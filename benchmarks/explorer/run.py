@@ -111,7 +111,7 @@ def lab_rate(seconds: float) -> dict:
                 break
         elapsed = time.perf_counter() - t0
         stream.close()
-        s.request(conn, "DELETE", f"/api/v1/lab/{sid}")
+        s.request(http.client.HTTPConnection("127.0.0.1", s.port), "DELETE", f"/api/v1/lab/{sid}")  # the first one idled out
     return {"seconds": round(elapsed, 2), "frames_per_s": round(frames / elapsed, 1),
             "steps_per_s": round((last - first) / elapsed, 1), "settings": "ring8, gan preset, the lab's defaults"}
 
@@ -164,7 +164,8 @@ def markdown(r: dict) -> str:
             f"| the 2-D lab streaming while it trains ({lab['settings']}) | {lab['frames_per_s']} frames/s, "
             f"{lab['steps_per_s']} steps/s over {lab['seconds']} s | at least 10 frames/s |\n\n"
             f"{r['machine']['cpu']}, {r['machine']['cores']} cores, torch {r['machine']['torch']} at {r['threads']} "
-            f"thread(s), {r['date']}.")
+            f"thread(s), {r['date']}; load average {r['loadavg_at_start']:.1f} at the start"
+            + (" (other processes were running: see the README's note)." if r["loadavg_at_start"] >= 1 else "."))
 
 
 def main() -> None:
@@ -181,7 +182,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.quick:
         args.requests, args.seconds = 3, 1.0
-    record = {"benchmark": "explorer", "quick": args.quick, "threads": args.threads,
+    import os
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    record = {"benchmark": "explorer", "quick": args.quick, "threads": args.threads, "loadavg_at_start": load,
               "grid": grid_latency(args.requests), "lab": lab_rate(args.seconds), "machine": machine(),
               "date": time.strftime("%Y-%m-%d")}
     if args.shots:
