@@ -134,7 +134,7 @@ def screenshots(root: Path, out: Path) -> list[str]:
         plain = next((i for i, r in ids.items() if r.get("model") == "dcgan"), None)
         vae = next((i for i, r in ids.items() if r.get("model") == "vae"), None)
         if tagged:
-            views.append(("conditions", f"#/run/{tagged}/conditions?n=16"))
+            views.append(("conditions", f"#/run/{tagged}/conditions?n=16&tags=blue%20hair,green%20eyes"))
         if plain:
             views.append(("sample", f"#/run/{plain}/sample?seed=3&n=36&truncation=0.8"))
         if vae:
@@ -148,8 +148,9 @@ def screenshots(root: Path, out: Path) -> list[str]:
             if name == "lab":
                 page.get_by_test_id("lab-start").click()
                 time.sleep(8)
-            else:
-                time.sleep(1.5)
+            elif name != "runs":  # the pictures in (the first request loads the model)
+                page.wait_for_selector("img[src^='blob:']", timeout=60_000)
+                time.sleep(1.0)
             page.screenshot(path=str(out / f"explorer-{name}.png"))
             saved.append(f"explorer-{name}.png")
         browser.close()

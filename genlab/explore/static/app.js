@@ -1134,9 +1134,12 @@ async function renderLab(root, route, scope) {
   const updateFps = () => {
     const now = performance.now();
     while (lab.times.length && lab.times[0] < now - 2000) lab.times.shift();
-    const n = lab.times.length;
-    const rate = n < 2 || now - lab.times[n - 1] > 1000 ? 0 : (n - 1) / ((lab.times[n - 1] - lab.times[0]) / 1000);
+    // frames received in the last 2 s over the window (not over their own spread: frames that a busy
+    // page takes in a burst would count as thousands a second)
+    const span = Math.min(2000, now - (lab.since ?? now));
+    const rate = span < 500 ? 0 : lab.times.length / (span / 1000);
     fps.textContent = rate.toFixed(1);
+    drawCharts();
   };
   const timer = setInterval(updateFps, 500);
   scope.add(() => clearInterval(timer));
@@ -1161,6 +1164,7 @@ async function renderLab(root, route, scope) {
     lab.frame = frame;
     lab.frames += 1;
     lab.times.push(performance.now());
+    lab.since ??= performance.now();
     if (lab.history.at(-1)?.step !== frame.step) {
       lab.history.push({ step: frame.step, losses: frame.losses || {}, metrics: frame.metrics || {} });
       if (lab.history.length > MAX_HISTORY) { // thin the oldest half
@@ -1214,7 +1218,7 @@ async function renderLab(root, route, scope) {
   const endSession = async () => {
     const sid = lab.sid;
     es?.close(); es = null;
-    Object.assign(lab, { sid: null, frame: null, frames: 0, times: [], history: [] });
+    Object.assign(lab, { sid: null, frame: null, frames: 0, times: [], since: null, history: [] });
     if (sid) {
       try {
         await request(`/api/v1/lab/${encodeURIComponent(sid)}`, { method: 'DELETE' });
