@@ -130,6 +130,35 @@ def _prompt_grid(model, path: Path) -> str:
     return path.name
 
 
+def confusion(run_dir: str, group: str, n: int, seed: int = 0) -> str:
+    """For each member of a tag group: how often samples asked for it are read as it by the tag
+    evaluator, and what they are read as otherwise (markdown)."""
+    import torch
+
+    import genlab
+    from genlab import directions
+    from genlab.models.conditions import tag_predict
+
+    model = genlab.load(run_dir)
+    net = directions.tagged_evaluator(model)
+    members = next((g.members for g in net.vocab.groups if g.name == group), None)
+    if members is None:
+        raise SystemExit(f"error: no tag group {group!r} (groups: {', '.join(g.name for g in net.vocab.groups)})")
+    names = [net.vocab.names[i] for i in members]
+    g = torch.Generator().manual_seed(seed)
+    lines = [f"| asked for | read as asked ({n} samples) | read as |", "|---|---|---|"]
+    with torch.no_grad():
+        for name in names:
+            asked = [model.condition.vocab.names.index(name)]
+            x = model.decode(model.with_condition(model.prior(n, g), asked, g))
+            read = tag_predict(net.logits(x.cpu()), net.vocab)[:, members].argmax(1)
+            counts = torch.bincount(read, minlength=len(names)).tolist()
+            others = ", ".join(f"{names[j]} {c / n:.2f}" for c, j in sorted(((c, j) for j, c in enumerate(counts)
+                                                                         if c and names[j] != name), reverse=True)[:3])
+            lines.append(f"| {name} | {counts[names.index(name)] / n:.2f} | {others} |")
+    return "\n".join(lines)
+
+
 def aggregate(runs: list[dict]) -> list[dict]:
     rows = []
     for name in ROWS:
@@ -187,7 +216,12 @@ def main() -> None:
     p.add_argument("--run-dir", default="runs/bench-toonfaces")
     p.add_argument("--out", default=None, help="results file (default: results.json beside this script)")
     p.add_argument("--fresh", action="store_true", help="ignore runs already in the results file")
+    p.add_argument("--confusion", metavar="RUN", help="only this: a tag-conditioned run's confusion in --group")
+    p.add_argument("--group", default="eyes", help="the tag group of --confusion (default eyes)")
     args = p.parse_args()
+    if args.confusion:
+        print(confusion(args.confusion, args.group, n=200))
+        return
     data, extra, train, codes, edit_n = "toonfaces", [], {}, 10_000, 1000
     if args.quick:
         data = _quick_data(Path(args.run_dir))
