@@ -180,8 +180,11 @@ def aggregate(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def _pm(v, digits: int = 3) -> str:
-    return "—" if v is None else f"{v[0]:.{digits}f} ± {v[1]:.{digits}f}"
+def _pm(v, digits: int = 3, seeds: int = 2) -> str:
+    """mean ± std, or the value alone for one seed (whose std is not 0 but unknown)."""
+    if v is None:
+        return "—"
+    return f"{v[0]:.{digits}f} ± {v[1]:.{digits}f}" if seeds > 1 else f"{v[0]:.{digits}f}"
 
 
 def markdown(rows: list[dict]) -> str:
@@ -189,17 +192,20 @@ def markdown(rows: list[dict]) -> str:
             "|---|---|---|---|---|---|" + "---|" * len(GROUPS) + "---|---|"]
     real = next((r["tag_accuracy_real"] for r in rows if r.get("tag_accuracy_real")), None)
     for r in rows:
-        tags = r.get("tag_accuracy") or {}
-        head.append(f"| {r['row']} | {r['steps']:,} | {_pm(r['fid'], 2)} | {_pm(r['kid'], 4)} | {_pm(r['precision'])} | "
-                    f"{_pm(r['recall'])} | " + " | ".join(_pm(tags.get(k)) for k in GROUPS)
+        tags, k = r.get("tag_accuracy") or {}, len(r["seeds"])
+        head.append(f"| {r['row']} | {r['steps']:,} | {_pm(r['fid'], 2, k)} | {_pm(r['kid'], 4, k)} | "
+                    f"{_pm(r['precision'], 3, k)} | {_pm(r['recall'], 3, k)} | "
+                    + " | ".join(_pm(tags.get(g), 3, k) for g in GROUPS)
                     + f" | {r['train_seconds'][0] / 60:.1f} | {len(r['seeds'])} |")
     if real:
-        head.append("| real test faces (the evaluator) | | | | | | " + " | ".join(_pm(real.get(k)) for k in GROUPS)
+        head.append("| real test faces (the evaluator) | | | | | | " + " | ".join(_pm(real.get(k), 3, 1) for k in GROUPS)
                     + " | | |")
     edits = ["| attribute | flip rate at strength 3 | other tags kept | SVM held-out accuracy | seeds |", "|---|---|---|---|---|"]
     for r in rows:
         for a, d in (r.get("directions") or {}).items():
-            edits.append(f"| {a} | {_pm(d['flip_rate'])} | {_pm(d['preservation'])} | {_pm(d['svm_accuracy'])} | "
+            k = len(r["seeds"])
+            edits.append(f"| {a} | {_pm(d['flip_rate'], 3, k)} | {_pm(d['preservation'], 3, k)} | "
+                         f"{_pm(d['svm_accuracy'], 3, k)} | "
                          f"{len(r['seeds'])} |")
     return "\n".join(head) + "\n\nDirections on the unconditional run:\n\n" + "\n".join(edits)
 
