@@ -1137,7 +1137,7 @@ async function renderLab(root, route, scope) {
     // frames received in the last 2 s over the window (not over their own spread: frames that a busy
     // page takes in a burst would count as thousands a second)
     const span = Math.min(2000, now - (lab.since ?? now));
-    const rate = span < 500 ? 0 : lab.times.length / (span / 1000);
+    const rate = lab.times.length < 2 ? 0 : lab.times.length / (Math.max(span, 250) / 1000);
     fps.textContent = rate.toFixed(1);
     drawCharts();
   };
@@ -1165,6 +1165,7 @@ async function renderLab(root, route, scope) {
     lab.frames += 1;
     lab.times.push(performance.now());
     lab.since ??= performance.now();
+    if (lab.times.length === 2) updateFps(); // the first reading at once, then on the timer
     if (lab.history.at(-1)?.step !== frame.step) {
       lab.history.push({ step: frame.step, losses: frame.losses || {}, metrics: frame.metrics || {} });
       if (lab.history.length > MAX_HISTORY) { // thin the oldest half
