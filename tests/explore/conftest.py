@@ -10,6 +10,10 @@ TINY_RUNS = {  # name -> (model, data, overrides)
     "cgan": ("cgan", "digits", ["ngf=4", "ndf=4", "z_dim=4"]),
     "infogan": ("infogan", "digits", ["ngf=4", "ndf=4", "z_dim=4"]),
     "bigan": ("bigan", "digits", ["ngf=4", "ndf=4", "z_dim=4", "joint_hidden=8"]),
+    "acgan": ("acgan", "digits", ["ngf=4", "ndf=4", "z_dim=4"]),
+    "cvae": ("cvae", "digits", ["net=mlp", "hidden=[16]", "latent_dim=3"]),
+    "sgan": ("sgan", "digits", ["ngf=4", "ndf=4", "z_dim=4"]),
+    "wgan-gp": ("wgan-gp", "digits", ["ngf=4", "ndf=4", "z_dim=4"]),
     "faces/cgan-tags": ("cgan", "FACES", ["ngf=4", "ndf=4", "z_dim=4"]),
 }
 
@@ -26,7 +30,7 @@ def runs_dir(tmp_path_factory):
         mp.setenv("GENLAB_THREADS", "1")
         faces = toonfaces.generate(root.parent / "explore-faces", n=48, workers=1)
         for name, (model, data, overrides) in TINY_RUNS.items():
-            extra = {"image_size": 16, "min_tag_count": 1} if data == "FACES" else {}
+            extra = {"image_size": 16, "min_tag_count": 1} if data == "FACES" else {"labels": 20} if model == "sgan" else {}
             genlab.train(model, str(faces) if data == "FACES" else data, steps=4, batch_size=16, out=root / name,
                          progress=False, tensorboard=False, sample_every=0, overrides=overrides, **extra)
     return root
