@@ -61,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
 
         webbrowser.open(url)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C or a kill is how the page is closed: not an error
+        pass
+    print("genlab explore: stopped", file=sys.stderr)
     return 0
 
 

@@ -222,3 +222,4 @@ def test_genlab_explore_prints_a_url_that_opens_the_page(runs_dir):
     finally:
         proc.terminate()
         proc.wait(30)
+    assert proc.returncode == 0 and proc.stderr.read().strip().endswith("genlab explore: stopped")
