@@ -88,7 +88,8 @@ def _token_of(scope, headers: dict[str, str]) -> str | None:
 async def _plain(send, status: int, text: str) -> None:
     body = (text + "\n").encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()),
                             *HEADERS]})
     await send({"type": "http.response.body", "body": body})
 

@@ -100,7 +100,8 @@ def classes(model, q: Mapping[str, str]) -> tuple[bytes, str]:
         raise BadRequest(f"a class grid needs a class- or tag-conditioned run; this {model.name} run is not")
     seed, n = _int(q, "seed", 0, 0, 2**32 - 1), _int(q, "n", 8, 1, 64)
     x = model.decode(model.class_grid(n, torch.Generator().manual_seed(seed))).cpu()
-    return picture(model, x, nrow=n), f"genlab sample {model.run_dir} --grid classes --n {n} --seed {seed} --out classes.png"
+    command = f"genlab sample {model.run_dir} --grid classes --n {n} --seed {seed} --out classes.png"
+    return picture(model, x, nrow=n), command
 
 
 def plane_codes(model, x: float, y: float, n: int, truncation: float | None) -> torch.Tensor:
@@ -167,7 +168,8 @@ def walk(model, q: Mapping[str, str], data_test: torch.Tensor | None) -> tuple[b
     if method not in ("lerp", "slerp"):
         raise BadRequest(f"method must be lerp or slerp, got {method!r}")
     steps = _int(q, "steps", 8, 2, 64)
-    (z0, x0), (z1, x1) = _end(model, q.get("from") or "seed:0", data_test), _end(model, q.get("to") or "seed:1", data_test)
+    z0, x0 = _end(model, q.get("from") or "seed:0", data_test)
+    z1, x1 = _end(model, q.get("to") or "seed:1", data_test)
     frames = model.decode(interpolate(z0, z1, steps, method))[0].cpu()  # (T, C, H, W)
     if x0 is not None and x1 is not None:  # the originals around the decoded path
         frames = torch.cat([x0, frames, x1])

@@ -60,7 +60,8 @@ def test_security_headers_and_no_cors(client):
     assert client.get("/static/app.js").headers["content-security-policy"].startswith("default-src 'self'")
 
 
-@pytest.mark.parametrize("run_id", ["../outside", "..%2Foutside", "/etc", "vae/%2E%2E/ae", "ae%2F..%2F..%2Fetc", "%2Fetc%2Fpasswd", "nope"])
+@pytest.mark.parametrize("run_id", ["../outside", "..%2Foutside", "/etc", "vae/%2E%2E/ae", "ae%2F..%2F..%2Fetc",
+                                    "%2Fetc%2Fpasswd", "nope"])
 def test_runs_are_addressed_by_id_only(client, run_id):
     r = client.get(f"/api/v1/runs/{run_id}/info")
     assert r.status_code in (404, 400) and "error" in r.json()
