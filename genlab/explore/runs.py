@@ -38,9 +38,7 @@ class Runs:
         return sorted(found)
 
     def _walk(self, folder: Path, depth: int, found: list[str]) -> None:
-        from genlab.training.checkpoint import has_checkpoint
-
-        if (folder / "config.yaml").is_file() and has_checkpoint(folder):
+        if _is_run(folder):
             found.append(folder.relative_to(self.root).as_posix() if folder != self.root else ".")
             return
         if depth >= MAX_DEPTH:
@@ -55,12 +53,18 @@ class Runs:
             self._walk(child, depth + 1, found)
 
     def path(self, run_id: str) -> Path:
-        """The folder of run ``run_id``: only ids of runs found under the root are accepted."""
-        if not isinstance(run_id, str) or ".." in run_id.split("/") or run_id.startswith("/") or "\\" in run_id:
+        """The folder of run ``run_id``: only an id that ``ids()`` lists is accepted (checked
+        without walking the tree: every request of a slider drag asks)."""
+        parts = run_id.split("/") if isinstance(run_id, str) else [""]
+        if run_id != "." and (len(parts) > MAX_DEPTH or any(p in ("", ".", "..") or p.startswith(".")
+                                                               or "\\" in p for p in parts)):
             raise UnknownRun(f"no run {run_id!r} here")
-        if run_id not in self.ids():
+        path = self.root / run_id
+        inside = path.resolve().is_relative_to(self.root)
+        above = [p for p in path.parents if p.is_relative_to(self.root)] if run_id != "." else []
+        if not (inside and _is_run(path)) or any(_is_run(p) for p in above):  # the walk does not go into runs
             raise UnknownRun(f"no run {run_id!r} under {self.root}")
-        return self.root / run_id
+        return path
 
     # -- reading -----------------------------------------------------------------------------
     def model(self, run_id: str):
@@ -126,6 +130,12 @@ class Runs:
                "test_count": len(self.test_set(run_id)) if views.encodes(model) else None,
                "command": f"genlab train --config {(path / 'config.yaml').as_posix()}"}
         return out
+
+
+def _is_run(folder: Path) -> bool:
+    from genlab.training.checkpoint import has_checkpoint
+
+    return (folder / "config.yaml").is_file() and has_checkpoint(folder)
 
 
 def _condition_kind(cfg, spec: dict) -> str | None:

@@ -224,3 +224,22 @@ def test_genlab_explore_prints_a_url_that_opens_the_page(runs_dir):
         proc.terminate()
         proc.wait(30)
     assert proc.returncode == 0 and proc.stderr.read().strip().endswith("genlab explore: stopped")
+
+
+def test_an_id_is_accepted_exactly_when_the_walk_lists_it(runs_dir, tmp_path):
+    import shutil
+
+    from genlab.explore.runs import Runs, UnknownRun
+
+    root = tmp_path / "root"
+    shutil.copytree(runs_dir / "vae", root / "a" / "vae")
+    shutil.copytree(runs_dir / "ae", root / "a" / "vae" / "inner")  # inside a run: not listed
+    shutil.copytree(runs_dir / "ae", root / ".hidden" / "ae")
+    shutil.copytree(runs_dir / "ae", root / "1" / "2" / "3" / "4" / "5")  # deeper than the walk goes
+    (root / "out").symlink_to(runs_dir)  # a link out of the folder
+    runs = Runs(root)
+    assert runs.ids() == ["a/vae"]
+    for run_id in ["a/vae/inner", ".hidden/ae", "1/2/3/4/5", "out/vae", "a", "a//vae", "a/./vae", "."]:
+        with pytest.raises(UnknownRun):
+            runs.path(run_id)
+    assert runs.path("a/vae") == root / "a" / "vae"
