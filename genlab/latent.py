@@ -46,6 +46,13 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "s
 # -- attribute directions (InterFaceGAN, Shen et al. 2020, https://arxiv.org/abs/2005.09635) --------
 
 
+@torch.no_grad()
+def encode_mean(model, x: torch.Tensor) -> torch.Tensor:
+    """The code of images x (B, *shape): an encoder's output, or the mean of a VAE's q(z|x)."""
+    z = model.encode(x)
+    return z[0] if isinstance(z, tuple) else z
+
+
 def noise_dim(model) -> int:
     """How many leading values of the model's latent code are its noise (the rest is a condition)."""
     c = model.config

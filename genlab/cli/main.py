@@ -375,7 +375,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     import genlab
     from genlab.api import load_data
     from genlab.images import save_grid, upscale_for_display
-    from genlab.latent import interpolate
+    from genlab.latent import encode_mean, interpolate
 
     out = _check_out(Path(args.out), (".png",))
     if args.length < 2:
@@ -401,7 +401,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         pairs = x.shape[0] // 2
         if pairs == 0:
             raise GenlabError("the test set needs at least 2 images to interpolate between")
-        z = _encode_mean(model, x[:2 * pairs])
+        z = encode_mean(model, x[:2 * pairs])
         z0, z1 = z[:pairs], z[pairs:]
         ends = (x[:pairs], x[pairs:2 * pairs])
     with torch.no_grad():
@@ -489,14 +489,6 @@ def _set_threads(args: argparse.Namespace) -> None:
     from genlab.training.device import set_threads
 
     set_threads(args.threads)
-
-
-def _encode_mean(model, x):
-    import torch
-
-    with torch.no_grad():
-        z = model.encode(x)
-    return z[0] if isinstance(z, tuple) else z
 
 
 def _check_out(out: Path, suffixes: tuple[str, ...]) -> Path:

@@ -15,7 +15,7 @@ from PIL import Image
 from genlab import sampling
 from genlab.errors import GenlabError
 from genlab.images import make_grid
-from genlab.latent import interpolate, noise_dim
+from genlab.latent import encode_mean, interpolate, noise_dim
 
 MAX_IMAGES = 1024  # images in one picture
 PLANE_STRIDE = 1000  # seed of plane point (x, y) = y * PLANE_STRIDE + x
@@ -153,8 +153,7 @@ def _end(model, text: str, data_test: torch.Tensor | None) -> tuple[torch.Tensor
     if i >= data_test.shape[0]:
         raise BadRequest(f"the test set has {data_test.shape[0]:,} images; test:{i} is past its end")
     x = data_test[i:i + 1].to(model.device)
-    z = model.encode(x)
-    return (z[0] if isinstance(z, tuple) else z), x.cpu()
+    return encode_mean(model, x), x.cpu()
 
 
 @torch.no_grad()
