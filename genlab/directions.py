@@ -109,12 +109,24 @@ def edit_scores(model, net, attribute: str, direction: torch.Tensor, *, strength
     """Edits of ``n`` prior draws by ``strength`` towards the attribute (for draws the evaluator says
     lack it) or away from it (for draws that have it): ``flip_rate``, how often the evaluator's
     verdict on the attribute turns; ``preservation``, the mean over the other tag groups and tags of
-    how often its verdict on them stays (per group in ``preserved``)."""
+    how often its verdict on them stays (per group in ``preserved``). Beside them, the same for a
+    random unit direction of the same strength (``random_flip_rate``, ``random_preservation``):
+    what any move that long does."""
+    index = attribute_index(net, attribute)
+    codes = model.prior(n, torch.Generator().manual_seed(seed))
+    own = next((g.name for g in net.vocab.groups if index in g.members), net.vocab.names[index])
+    found = _edit(model, net, codes, index, own, direction, strength)
+    random = torch.randn(direction.numel(), generator=torch.Generator().manual_seed(seed + 1))
+    chance = _edit(model, net, codes, index, own, random / random.norm(), strength)
+    return {**found, "random_flip_rate": chance["flip_rate"], "random_preservation": chance["preservation"],
+            "strength": strength, "n": n}
+
+
+def _edit(model, net, codes: torch.Tensor, index: int, own: str, direction: torch.Tensor,
+          strength: float) -> dict[str, Any]:
     from genlab.metrics.evaluator import agreement
     from genlab.models.conditions import tag_predict
 
-    index = attribute_index(net, attribute)
-    codes = model.prior(n, torch.Generator().manual_seed(seed))
     before = tag_predict(_read(model, net, codes), net.vocab)
     has = before[:, index] > 0
     sign = torch.where(has, -1.0, 1.0).to(codes)
@@ -122,11 +134,10 @@ def edit_scores(model, net, attribute: str, direction: torch.Tensor, *, strength
         direction.to(codes), (0, codes.shape[1] - direction.numel()))
     after = tag_predict(_read(model, net, moved), net.vocab)
     flipped = (after[:, index] > 0) != has
-    own = next((g.name for g in net.vocab.groups if index in g.members), net.vocab.names[index])
     preserved = {k: v for k, v in agreement(after, before, net.vocab).items() if k != own}
     return {"flip_rate": float(flipped.double().mean()),
             "preservation": sum(preserved.values()) / len(preserved) if preserved else math.nan,
-            "preserved": preserved, "strength": strength, "n": n, "had_attribute": int(has.sum())}
+            "preserved": preserved, "had_attribute": int(has.sum())}
 
 
 def read(run_dir: str | Path) -> dict[str, dict]:

@@ -117,30 +117,59 @@ def _norm2d(kind: str, channels: int, size: int) -> nn.Module:
     return nn.Identity()
 
 
-class DCGANGenerator(nn.Module):
-    """z (B, Z) -> (B, C, S, S) in [-1, 1]."""
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose scale and shift also depend on the condition c (B, k): gamma + W_g c,
+    beta + W_b c (de Vries et al. 2017, https://arxiv.org/abs/1707.00683; the projection cGAN's G,
+    Miyato & Koyama 2018, https://arxiv.org/abs/1802.05637). c reaches every layer of G, not only
+    its input."""
 
-    def __init__(self, z_dim: int, shape: tuple[int, int, int], ngf: int = 64, norm: str = "batch"):
+    def __init__(self, channels: int, cond_dim: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels)
+        self.embed = nn.Linear(cond_dim, 2 * channels, bias=False)  # c -> (d_gamma, d_beta)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        d_gamma, d_beta = self.embed(c.to(x.dtype)).chunk(2, 1)  # (B, C) each
+        return self.norm(x) * (1 + d_gamma[:, :, None, None]) + d_beta[:, :, None, None]
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, Z) -> (B, C, S, S) in [-1, 1]. With ``cond_dim`` = k, the last k inputs are the
+    condition, which also sets every batch norm's scale and shift (conditional batch norm)."""
+
+    def __init__(self, z_dim: int, shape: tuple[int, int, int], ngf: int = 64, norm: str = "batch",
+                 cond_dim: int = 0):
         super().__init__()
         c, s, _ = shape
         sizes = conv_sizes(s)  # e.g. 64 -> [64, 32, 16, 8, 4]; 28 -> [28, 14, 7]
         n = len(sizes) - 1
         ch = ngf * 2 ** (n - 1)
+
+        def norm_layer(channels: int, size: int) -> nn.Module:
+            return ConditionalBatchNorm2d(channels, cond_dim) if cond_dim else _norm2d(norm, channels, size)
+
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(z_dim, ch, sizes[-1], 1, 0, bias=False),  # (B, Z, 1, 1) -> (B, ch, s0, s0)
-            _norm2d(norm, ch, sizes[-1]), nn.ReLU(True)]
+            norm_layer(ch, sizes[-1]), nn.ReLU(True)]
         for i in range(n):
             src, dst = sizes[n - i], sizes[n - i - 1]
             last = i == n - 1
             out = c if last else ch // 2
             layers.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, output_padding=dst - 2 * src, bias=last))
-            layers += [nn.Tanh()] if last else [_norm2d(norm, out, dst), nn.ReLU(True)]
+            layers += [nn.Tanh()] if last else [norm_layer(out, dst), nn.ReLU(True)]
             ch = out
         self.net = nn.Sequential(*layers)
         self.z_dim = z_dim
+        self.cond_dim = cond_dim
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.view(-1, self.z_dim, 1, 1))
+        if not self.cond_dim:
+            return self.net(z.view(-1, self.z_dim, 1, 1))
+        c = z[:, self.z_dim - self.cond_dim:]  # (B, k): the condition part of G's input
+        h = z.view(-1, self.z_dim, 1, 1)
+        for layer in self.net:
+            h = layer(h, c) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+        return h
 
 
 class DCGANDiscriminator(nn.Module):
@@ -203,6 +232,6 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):  # (a conditional batch norm's too)
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)

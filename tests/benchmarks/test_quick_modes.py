@@ -124,6 +124,24 @@ def test_toonfaces_quick(tmp_path):
         assert all((tmp_path / p).is_file() for p in r["pictures"])
     assert by["cgan (projection)"]["pictures"] and by["dcgan (unconditional)"]["pictures"]
     assert "d_condition=tile" in by["cgan (tiled)"]["command"]
+    # a run trained outside the runner stands for its row when its config is the row's: the same scores
+    import genlab
+
+    faces = tmp_path / "runs" / "quick-faces"
+    kept = genlab.train("dcgan", str(faces), out=tmp_path / "mine", seed=0, steps=4, batch_size=16, image_size=16,
+                        min_tag_count=1, threads=1, progress=False, tensorboard=False, sample_every=0,
+                        checkpoint_every=0, overrides=["ngf=4", "ndf=4", "z_dim=8"])
+    base = [sys.executable, str(ROOT / "benchmarks/toonfaces/run.py"), "--quick", "--threads", "1", "--fresh",
+            "--run-dir", str(tmp_path / "runs"), "--attributes", "smile", "blonde hair"]
+    again = tmp_path / "adopted.json"
+    subprocess.run([*base, "--rows", "dcgan (unconditional)", "--out", str(again),
+                    "--adopt", "dcgan (unconditional)", "0", str(kept.run_dir)], check=True, capture_output=True)
+    adopted = json.loads(again.read_text())["runs"][0]
+    assert adopted["adopted"] == str(kept.run_dir) and adopted["train_seconds"] is None
+    assert adopted["fid"] == by["dcgan (unconditional)"]["fid"]
+    wrong = subprocess.run([*base, "--rows", "cgan (projection)", "--out", str(tmp_path / "no.json"),
+                            "--adopt", "cgan (projection)", "0", str(kept.run_dir)], capture_output=True, text=True)
+    assert wrong.returncode != 0 and "cannot stand for it" in wrong.stderr
 
 
 @pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")

@@ -104,6 +104,40 @@ def test_d_sees_the_condition(d_condition):
         assert not torch.allclose(model.critic(x, c), model.critic(x, other))
 
 
+def test_g_with_conditional_batch_norm_reads_c_in_every_norm_layer():
+    """g_condition=batchnorm: the same input gives other images when only the condition seen by
+    the norm layers changes, and G's loss reaches every layer's condition embedding."""
+    from genlab.models.gan_nets import ConditionalBatchNorm2d
+
+    model = make("cgan", g_condition="batchnorm").train()
+    g = model.generator
+    norms = [m for m in g.modules() if isinstance(m, ConditionalBatchNorm2d)]
+    plain = [m for m in make("cgan").generator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == len(plain) >= 1 and all(m.embed.in_features == 10 for m in norms)
+    z = model.prior(8, torch.Generator().manual_seed(0))
+    out = g(z)
+    assert out.shape == (8, 1, 8, 8)
+    out.square().mean().backward()
+    assert all(m.embed.weight.grad.abs().sum() > 0 for m in norms)
+    with torch.no_grad():  # the condition inside G's norm layers alone changes the image
+        first = g.net[0]
+        first.weight[z.shape[1] - 10:] = 0  # G's input layer no longer reads c
+        other = model.with_condition(z, (torch.arange(8) + 1) % 10)
+        assert not torch.allclose(g(z), g(other))
+
+
+@pytest.mark.parametrize("cfg, message", [({"g_condition": "film"}, "g_condition must be"),
+                                          ({"g_condition": "batchnorm", "norm": "none"}, "batch norms")])
+def test_g_condition_settings_that_cannot_work_are_errors(cfg, message):
+    with pytest.raises(ConfigError, match=message):
+        make("cgan", **cfg)
+
+
+def test_g_condition_on_an_unconditional_model_is_an_error():
+    with pytest.raises(ConfigError, match="does nothing"):
+        make("dcgan", g_condition="batchnorm")
+
+
 # -- which networks each term updates --------------------------------------------------------
 
 def test_acgan_terms_reach_the_networks_they_should():
