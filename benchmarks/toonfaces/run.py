@@ -54,6 +54,7 @@ PROMPTS = ("blue hair blue eyes", "blue hair green eyes", "blue hair red eyes", 
 ATTRIBUTES = ("smile", "glasses", "blonde hair", "twintails")
 SCORES = ("fid", "kid", "precision", "recall")
 GROUPS = ("hair", "eyes", "ribbon", "glasses", "smile", "blush")
+DIRECTION_SCORES = ("flip_rate", "preservation", "random_flip_rate", "random_preservation", "svm_accuracy")
 
 
 def slug(row: str) -> str:
@@ -61,58 +62,104 @@ def slug(row: str) -> str:
 
 
 def run_one(job: dict) -> dict:
-    """Train and score one row at one seed."""
+    """Train (or adopt) and score one row at one seed."""
     import torch
 
     import genlab
+
+    run_dir = Path(job["run_dir"])
+    preset, overrides = ROWS[job["row"]]
+    overrides = [*overrides, *job["extra"]]
+    if job.get("adopt"):  # a run of this row and seed trained before (see --adopt)
+        run_dir = Path(job["adopt"])
+        model, train_s = _adopted(run_dir, preset, job), None
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        t0 = time.perf_counter()
+        model = genlab.train(preset, job["data"], out=run_dir, seed=job["seed"], progress=False, tensorboard=False,
+                             sample_every=0, checkpoint_every=0, overrides=overrides, **job["train"])
+        train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pictures = Path(job["picture_dir"]) if job["seed"] == 0 and job.get("picture_dir") else None
+    scores = score(model, job["n_samples"], job["attributes"], job["direction_codes"], job["edit_n"],
+                   pictures, slug(job["row"]))
+    eval_s = time.perf_counter() - t0
+    if not job.get("keep") and not job.get("adopt"):
+        shutil.rmtree(run_dir, ignore_errors=True)
+    ov = "".join(f" {o}" for o in overrides)
+    return {"row": job["row"], "seed": job["seed"], **scores, "recipe": recipe(preset),
+            "train_seconds": round(train_s, 1) if train_s else None,
+            **({"adopted": job["adopt"]} if job.get("adopt") else {}), "eval_seconds": round(eval_s, 1),
+            "threads": torch.get_num_threads(),
+            "command": f"genlab train {preset} --data {job['data']} --out DIR{ov} train.seed={job['seed']}"}
+
+
+def score(model, n: int = 2000, attributes=ATTRIBUTES, direction_codes: int = 10_000, edit_n: int = 1000,
+          picture_dir: Path | None = None, name: str = "") -> dict:
+    """The protocol's scores of one trained model: FID, KID, precision, recall of ``n`` samples; tag
+    accuracy (a tag-conditioned model) or the directions of ``attributes`` (an unconditional one)."""
+    import torch
+
     from genlab import directions
     from genlab.api import load_data
     from genlab.images import save_grid
     from genlab.metrics.conditional import tag_accuracy
     from genlab.metrics.images import score_images
 
-    run_dir = Path(job["run_dir"])
-    shutil.rmtree(run_dir, ignore_errors=True)
-    preset, overrides = ROWS[job["row"]]
-    overrides = [*overrides, *job["extra"]]
-    t0 = time.perf_counter()
-    model = genlab.train(preset, job["data"], out=run_dir, seed=job["seed"], progress=False, tensorboard=False,
-                         sample_every=0, checkpoint_every=0, overrides=overrides, **job["train"])
-    train_s = time.perf_counter() - t0
     data = load_data(model.run_config.data)
-    t0 = time.perf_counter()
     g = torch.Generator().manual_seed(0)
-    n = job["n_samples"]
     samples = torch.cat([model.sample(min(500, n - i), generator=g).cpu() for i in range(0, n, 500)])
     scores = score_images(samples, data, seed=0)
-    record = {"row": job["row"], "seed": job["seed"], "steps": model.step, **{k: scores.get(k) for k in SCORES}}
-    pictures = []
-    if preset != "dcgan":
+    record = {"steps": model.step, **{k: scores.get(k) for k in SCORES}, "n_samples": n, "pictures": []}
+    if model.condition is not None:
         tags = tag_accuracy(model, data, n=n, seed=0)
         record.update(tag_accuracy=tags["tag_accuracy"], tag_accuracy_real=tags["tag_accuracy_real"])
-        if job["seed"] == 0 and job.get("picture_dir"):
-            pictures.append(_prompt_grid(model, Path(job["picture_dir"]) / f"prompts-{slug(job['row'])}.png"))
-    else:
-        net = directions.tagged_evaluator(model)
-        found = {}
-        for name in job["attributes"]:
-            rec = directions.compute(model, net, name, n=job["direction_codes"], seed=0)
-            v = torch.tensor(rec["vector"])
-            found[rec["attribute"]] = {"svm_accuracy": rec["svm_accuracy"],
-                                       **directions.edit_scores(model, net, name, v, n=job["edit_n"], seed=0)}
-            if job["seed"] == 0 and job.get("picture_dir") and name == job["attributes"][0]:
-                x = directions.edit_grid(model, v, torch.linspace(-3, 3, 7), 8, seed=0)
-                path = Path(job["picture_dir"]) / f"edit-{slug(name)}.png"
-                save_grid(x, path, nrow=7, scale=2)
-                pictures.append(path.name)
-        record["directions"] = found
-    eval_s = time.perf_counter() - t0
-    if not job.get("keep"):
-        shutil.rmtree(run_dir, ignore_errors=True)
-    ov = "".join(f" {o}" for o in overrides)
-    return {**record, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1), "n_samples": n,
-            "threads": torch.get_num_threads(), "pictures": pictures,
-            "command": f"genlab train {preset} --data {job['data']} --out DIR{ov} train.seed={job['seed']}"}
+        if picture_dir:
+            record["pictures"].append(_prompt_grid(model, picture_dir / f"prompts-{name}.png"))
+        return record
+    net = directions.tagged_evaluator(model)
+    found = {}
+    for attribute in attributes:
+        rec = directions.compute(model, net, attribute, n=direction_codes, seed=0)
+        v = torch.tensor(rec["vector"])
+        found[rec["attribute"]] = {"svm_accuracy": rec["svm_accuracy"],
+                                   **directions.edit_scores(model, net, attribute, v, n=edit_n, seed=0)}
+        if picture_dir and attribute == attributes[0]:
+            x = directions.edit_grid(model, v, torch.linspace(-3, 3, 7), 8, seed=0)
+            path = picture_dir / f"edit-{slug(attribute)}.png"
+            save_grid(x, path, nrow=7, scale=2)
+            record["pictures"].append(path.name)
+    record["directions"] = found
+    return record
+
+
+def _adopted(run_dir: Path, preset: str, job: dict):
+    """The trained model of ``run_dir`` once its config is the row's at the job's seed: the same
+    run a fresh one would be, as genlab's resume is bit-exact (e.g. trained to 4,000 steps, then
+    resumed to the recipe's steps). Its training time is not comparable and is left out."""
+    import genlab
+    from genlab.api import build_config, read_run_config
+    from genlab.config import to_dict
+
+    want = build_config(preset, data=job["data"], seed=job["seed"], overrides=[*ROWS[job["row"]][1], *job["extra"]],
+                        **job["train"])
+    have = read_run_config(run_dir)
+    model = genlab.load(run_dir)
+    same = (have.model == want.model and to_dict(have.model_config) == to_dict(want.model_config)
+            and have.train.seed == want.train.seed and have.train.batch_size == want.train.batch_size
+            and have.train.precision == want.train.precision
+            and model.step == want.train.steps)
+    if not same:
+        raise SystemExit(f"error: {run_dir} is not the {job['row']} row at seed {job['seed']} and "
+                         f"{want.train.steps} steps; it cannot stand for it")
+    return model
+
+
+def recipe(preset: str) -> dict:
+    """The preset's 64 x 64 toonfaces recipe (its settings beyond the preset's defaults)."""
+    from genlab.models import MODELS
+
+    return json.loads(json.dumps(MODELS[preset].data_recipes["toonfaces"]))
 
 
 def _prompt_grid(model, path: Path) -> str:
@@ -174,7 +221,7 @@ def aggregate(runs: list[dict]) -> list[dict]:
                 out[key] = {k: [round(v, 4) for v in mean_std([r[key][k] for r in rs])] for k in rs[0][key]}
         if rs[0].get("directions"):
             out["directions"] = {a: {k: [round(v, 4) for v in mean_std([r["directions"][a][k] for r in rs])]
-                                     for k in ("flip_rate", "preservation", "svm_accuracy")}
+                                     for k in DIRECTION_SCORES}
                                  for a in rs[0]["directions"]}
         rows.append(out)
     return rows
@@ -187,6 +234,11 @@ def _pm(v, digits: int = 3, seeds: int = 2) -> str:
     return f"{v[0]:.{digits}f} ± {v[1]:.{digits}f}" if seeds > 1 else f"{v[0]:.{digits}f}"
 
 
+def _minutes(seconds) -> str:
+    """Mean minutes of the runs trained by this runner (adopted runs have no comparable time)."""
+    return f"{seconds[0] / 60:.1f}" if seconds else "—"
+
+
 def markdown(rows: list[dict]) -> str:
     head = ["| row | steps | FID ↓ | KID ↓ | precision | recall | " + " | ".join(GROUPS) + " | min / run | seeds |",
             "|---|---|---|---|---|---|" + "---|" * len(GROUPS) + "---|---|"]
@@ -196,17 +248,16 @@ def markdown(rows: list[dict]) -> str:
         head.append(f"| {r['row']} | {r['steps']:,} | {_pm(r['fid'], 2, k)} | {_pm(r['kid'], 4, k)} | "
                     f"{_pm(r['precision'], 3, k)} | {_pm(r['recall'], 3, k)} | "
                     + " | ".join(_pm(tags.get(g), 3, k) for g in GROUPS)
-                    + f" | {r['train_seconds'][0] / 60:.1f} | {len(r['seeds'])} |")
+                    + f" | {_minutes(r['train_seconds'])} | {len(r['seeds'])} |")
     if real:
         head.append("| real test faces (the evaluator) | | | | | | " + " | ".join(_pm(real.get(k), 3, 1) for k in GROUPS)
                     + " | | |")
-    edits = ["| attribute | flip rate at strength 3 | other tags kept | SVM held-out accuracy | seeds |", "|---|---|---|---|---|"]
+    edits = ["| attribute | flip rate at strength 3 | other tags kept | a random direction: flip rate | its other tags kept "
+             "| SVM held-out accuracy | seeds |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         for a, d in (r.get("directions") or {}).items():
             k = len(r["seeds"])
-            edits.append(f"| {a} | {_pm(d['flip_rate'], 3, k)} | {_pm(d['preservation'], 3, k)} | "
-                         f"{_pm(d['svm_accuracy'], 3, k)} | "
-                         f"{len(r['seeds'])} |")
+            edits.append(f"| {a} | " + " | ".join(_pm(d.get(m), 3, k) for m in DIRECTION_SCORES) + f" | {k} |")
     return "\n".join(head) + "\n\nDirections on the unconditional run:\n\n" + "\n".join(edits)
 
 
@@ -222,11 +273,19 @@ def main() -> None:
     p.add_argument("--run-dir", default="runs/bench-toonfaces")
     p.add_argument("--out", default=None, help="results file (default: results.json beside this script)")
     p.add_argument("--fresh", action="store_true", help="ignore runs already in the results file")
+    p.add_argument("--adopt", nargs=3, action="append", default=[], metavar=("ROW", "SEED", "RUN"),
+                   help="score this run for ROW at SEED instead of training one (its config must be the row's)")
+    p.add_argument("--score", metavar="RUN", help="only this: the protocol's scores of any toonfaces run (JSON)")
     p.add_argument("--confusion", metavar="RUN", help="only this: a tag-conditioned run's confusion in --group")
     p.add_argument("--group", default="eyes", help="the tag group of --confusion (default eyes)")
     args = p.parse_args()
     if args.confusion:
         print(confusion(args.confusion, args.group, n=200))
+        return
+    if args.score:
+        import genlab
+
+        print(json.dumps(score(genlab.load(args.score), args.n_samples, args.attributes), indent=1))
         return
     data, extra, train, codes, edit_n = "toonfaces", [], {}, 10_000, 1000
     if args.quick:
@@ -238,16 +297,23 @@ def main() -> None:
                                           Path(args.run_dir) / "results-quick.json")
     threads = args.threads or max(1, 2 // args.jobs)
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
+    old = [r for r in old if r.get("recipe") == recipe(ROWS[r["row"]][0])]  # runs of an older recipe are redone
     done = {(r["row"], r["seed"]) for r in old}
     jobs = [{"row": row, "seed": s, "data": data, "extra": extra, "train": train, "n_samples": args.n_samples,
              "attributes": args.attributes, "direction_codes": codes, "edit_n": edit_n,
              "picture_dir": str(out.parent), "run_dir": str(Path(args.run_dir) / f"{slug(row)}-s{s}")}
             for s in range(args.seeds) for row in args.rows if (row, s) not in done]
+    adopted = {(row, int(seed)): run for row, seed, run in args.adopt}
+    if any(row not in ROWS for row, _ in adopted):
+        raise SystemExit(f"error: --adopt ROW is one of: {', '.join(ROWS)}")
+    for job in jobs:
+        job["adopt"] = adopted.get((job["row"], job["seed"]))
     print(f"{len(jobs)} runs to do ({args.jobs} at a time, {threads} thread(s) each)", file=sys.stderr, flush=True)
 
     def report(r: dict) -> None:
         print(f"{r['row']:>24} seed {r['seed']}: fid {r['fid']:.2f}, tags {r.get('tag_accuracy')}, "
-              f"directions {r.get('directions')}, {r['train_seconds']:.0f} s", file=sys.stderr, flush=True)
+              f"directions {r.get('directions')}, " + (f"{r['train_seconds']:.0f} s" if r["train_seconds"] else "adopted"),
+              file=sys.stderr, flush=True)
 
     record = run_and_save(run_one, jobs, args.jobs, threads, list(old), out, lambda runs: {
         "benchmark": "toonfaces", "quick": args.quick, "data": data, "n_samples": args.n_samples,
