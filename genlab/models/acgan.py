@@ -42,7 +42,7 @@ class ACGAN(GAN):
     name = "acgan"
     Config = ACGANConfig
     train_defaults = DCGAN.train_defaults
-    data_recipes = DCGAN.data_recipes
+    data_recipes = CGAN.data_recipes
 
     auto_condition = CGAN.auto_condition
 

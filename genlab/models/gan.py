@@ -535,6 +535,8 @@ class DCGANConfig(GANConfig):
 TOONFACES = {"model_config": {"ngf": 32, "ndf": 32, "ema": 0.99},
              "train": {"batch_size": 64, "steps": 8_000, "precision": "auto", "sample_every": 500,
                        "checkpoint_every": 1_000}}
+# its unconditional twin judges pairs (PacGAN, https://arxiv.org/abs/1712.04086): without tags G collapsed (benchmarks/toonfaces)
+TOONFACES_UNCONDITIONAL = {"model_config": {**TOONFACES["model_config"], "pack": 2}, "train": TOONFACES["train"]}
 
 
 class DCGAN(GAN):
@@ -544,7 +546,7 @@ class DCGAN(GAN):
     Config = DCGANConfig
     train_defaults = {"batch_size": 128, "steps": 20_000, "log_every": 200, "sample_every": 1000,
                       "checkpoint_every": 2000}
-    data_recipes = {"toonfaces": TOONFACES}
+    data_recipes = {"toonfaces": TOONFACES_UNCONDITIONAL}
 
 
 @dataclass
@@ -608,7 +610,7 @@ class CGAN(GAN):
     name = "cgan"
     Config = CGANConfig
     train_defaults = DCGAN.train_defaults
-    data_recipes = DCGAN.data_recipes
+    data_recipes = {"toonfaces": TOONFACES}
 
     def auto_condition(self, spec: DataSpec) -> str:
         return "tags" if spec.tags else "class"
