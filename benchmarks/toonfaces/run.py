@@ -71,8 +71,7 @@ def run_one(job: dict) -> dict:
     preset, overrides = ROWS[job["row"]]
     overrides = [*overrides, *job["extra"]]
     if job.get("adopt"):  # a run of this row and seed trained before (see --adopt)
-        run_dir = Path(job["adopt"])
-        model, train_s = _adopted(run_dir, preset, job), None
+        model, train_s = _adopted(Path(job["adopt"]), preset, job), None
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
         t0 = time.perf_counter()

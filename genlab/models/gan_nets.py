@@ -163,10 +163,10 @@ class DCGANGenerator(nn.Module):
         self.cond_dim = cond_dim
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if not self.cond_dim:
-            return self.net(z.view(-1, self.z_dim, 1, 1))
-        c = z[:, self.z_dim - self.cond_dim:]  # (B, k): the condition part of G's input
         h = z.view(-1, self.z_dim, 1, 1)
+        if not self.cond_dim:
+            return self.net(h)
+        c = z[:, self.z_dim - self.cond_dim:]  # (B, k): the condition part of G's input
         for layer in self.net:
             h = layer(h, c) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
         return h
