@@ -68,31 +68,65 @@ def _read(model, net, codes: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def compute(model, net, attribute: str, *, n: int = 10_000, fraction: float = 0.1, seed: int = 0,
-            orthogonal_to: tuple[str, ...] = (), known: dict | None = None) -> dict[str, Any]:
-    """A direction for ``attribute``: ``n`` codes from the prior, scored by log p(attribute) of
-    their images; the SVM normal between the top and bottom ``fraction``; made orthogonal to the
-    directions of ``orthogonal_to`` (already in ``known``). Returns its record for directions.json."""
-    index = attribute_index(net, attribute)
-    name = net.vocab.names[index]
+def scored_codes(model, net, n: int = 10_000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` codes (N, M) from the prior, on the CPU, and the evaluator's raw logits (N, T) of their images."""
     g = torch.Generator().manual_seed(seed)
     codes = torch.cat([model.prior(min(CHUNK, n - i), g) for i in range(0, n, CHUNK)]).cpu()
-    scores = _group_log_probs(_read(model, net, codes), index, net.vocab)
-    direction, svm_accuracy = find_direction(codes[:, :noise_dim(model)], scores, fraction=fraction, seed=seed)
-    kept = []
+    return codes, _read(model, net, codes)
+
+
+@torch.no_grad()
+def compute(model, net, attribute: str, *, n: int = 10_000, fraction: float = 0.1, seed: int = 0,
+            orthogonal_to: tuple[str, ...] = (), known: dict | None = None,
+            scored: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
+    """A direction for ``attribute``: ``n`` codes from the prior, scored by log p(attribute) of
+    their images (or the codes and logits of ``scored_codes`` given as ``scored``); the SVM normal
+    between the top and bottom ``fraction``; made orthogonal to the span of the directions of
+    ``orthogonal_to``: tags with a direction in ``known``, or tag groups by name ("hair", "eyes"),
+    each tag of the group with its direction found from the same codes. Returns its record for
+    directions.json."""
+    index = attribute_index(net, attribute)
+    name = net.vocab.names[index]
+    codes, logits = scored if scored is not None else scored_codes(model, net, n, seed)
+    noise = codes[:, :noise_dim(model)]
+    direction, svm_accuracy = find_direction(noise, _group_log_probs(logits, index, net.vocab), fraction=fraction,
+                                             seed=seed)
+    kept, others = [], []
     for other in orthogonal_to:
-        other_name = net.vocab.names[attribute_index(net, other)]
-        if other_name not in (known or {}):
-            raise GenlabError(f"no direction for {other_name!r} in this run yet: find it first "
-                              f"(genlab directions RUN --attribute {other_name!r})")
-        try:
-            direction = orthogonal(direction, torch.tensor(known[other_name]["vector"]))
-        except ValueError:
-            raise GenlabError(f"the directions of {name!r} and {other_name!r} are parallel") from None
+        other_name, vectors = _condition(other, index, noise, logits, net, known or {}, fraction, seed)
         kept.append(other_name)
+        others += vectors
+    if others:
+        try:
+            direction = orthogonal(direction, torch.stack(others))
+        except ValueError:
+            raise GenlabError(f"the direction of {name!r} lies in the span of those of {', '.join(kept)}") from None
     return {"attribute": name, "vector": [round(float(v), 7) for v in direction], "space": "noise",
-            "n_codes": n, "fraction": fraction, "seed": seed, "svm_accuracy": svm_accuracy,
+            "n_codes": len(codes), "fraction": fraction, "seed": seed, "svm_accuracy": svm_accuracy,
             "orthogonal_to": kept, "evaluator": str(net.path)}
+
+
+def _condition(other: str, index: int, noise: torch.Tensor, logits: torch.Tensor, net, known: dict,
+               fraction: float, seed: int) -> tuple[str, list[torch.Tensor]]:
+    """The name and unit directions of what an edit of tag ``index`` must leave alone: a tag group
+    (a direction per member, from these scored codes) or a tag whose direction is in ``known``."""
+    vocab = net.vocab
+    group = next((g for g in vocab.groups if g.name == other.strip().lower()), None)
+    if group is not None:
+        if index in group.members:
+            raise GenlabError(f"{vocab.names[index]!r} is one of the {group.name} tags: its edit changes "
+                              f"{group.name} and cannot be made to keep it")
+        return group.name, [find_direction(noise, _group_log_probs(logits, m, vocab), fraction=fraction, seed=seed)[0]
+                            for m in group.members]
+    try:
+        other_name = vocab.names[attribute_index(net, other)]
+    except GenlabError as e:
+        groups = ", ".join(g.name for g in vocab.groups) or "none"
+        raise GenlabError(f"--orthogonal-to names a tag or a tag group ({groups}); {other!r}: {e}") from None
+    if other_name not in known:
+        raise GenlabError(f"no direction for {other_name!r} in this run yet: find it first "
+                          f"(genlab directions RUN --attribute {other_name!r})")
+    return other_name, [torch.tensor(known[other_name]["vector"])]
 
 
 @torch.no_grad()
@@ -110,8 +144,8 @@ def edit_scores(model, net, attribute: str, direction: torch.Tensor, *, strength
     lack it) or away from it (for draws that have it): ``flip_rate``, how often the evaluator's
     verdict on the attribute turns; ``preservation``, the mean over the other tag groups and tags of
     how often its verdict on them stays (per group in ``preserved``). Beside them, the same for a
-    random unit direction of the same strength (``random_flip_rate``, ``random_preservation``):
-    what any move that long does."""
+    random unit direction of the same strength (``random_flip_rate``, ``random_preservation``, per
+    group ``random_preserved``): what any move that long does."""
     index = attribute_index(net, attribute)
     codes = model.prior(n, torch.Generator().manual_seed(seed))
     own = next((g.name for g in net.vocab.groups if index in g.members), net.vocab.names[index])
@@ -119,6 +153,7 @@ def edit_scores(model, net, attribute: str, direction: torch.Tensor, *, strength
     random = torch.randn(direction.numel(), generator=torch.Generator().manual_seed(seed + 1))
     chance = _edit(model, net, codes, index, own, random / random.norm(), strength)
     return {**found, "random_flip_rate": chance["flip_rate"], "random_preservation": chance["preservation"],
+            "random_preserved": chance["preserved"],
             "strength": strength, "n": n}
 
 

@@ -79,13 +79,16 @@ def find_direction(codes: torch.Tensor, scores: torch.Tensor, *, fraction: float
     return normal / normal.norm(), held_out
 
 
-def orthogonal(direction: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-    """``direction`` with its component along the unit ``other`` removed, renormalised
-    (conditional manipulation, section 3.4 of the paper): moving along it leaves ``other``'s score alone."""
-    d = direction - (direction @ other) * other
+def orthogonal(direction: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
+    """``direction`` (d,) with its component in the span of ``others`` ((d,) or (k, d)) removed,
+    renormalised (conditional manipulation, section 3.4 of the paper): moving along it leaves the
+    others' scores alone. Several others are handled at once (their span), not one after another,
+    which would undo the earlier projections when the others are not orthogonal."""
+    basis = torch.linalg.qr(others.reshape(-1, direction.numel()).T.double()).Q  # (d, k), orthonormal
+    d = direction.double() - basis @ (basis.T @ direction.double())
     if float(d.norm()) < 1e-6:
-        raise ValueError("the two directions are parallel")
-    return d / d.norm()
+        raise ValueError("the direction lies in the span of the others")
+    return (d / d.norm()).to(direction.dtype)
 
 
 def move(codes: torch.Tensor, direction: torch.Tensor, strengths: torch.Tensor) -> torch.Tensor:

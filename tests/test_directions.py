@@ -1,13 +1,19 @@
 """Edit scores on a case with a known answer: codes whose first two values are the tags."""
 
+from types import SimpleNamespace
+
+import pytest
 import torch
 
 from genlab import directions
-from genlab.data.tags import TagVocab
+from genlab.data.tags import TagGroup, TagVocab
+from genlab.errors import GenlabError
 
 
 class Identity:
-    """A 'model' whose images are its codes (8 values)."""
+    """A 'model' whose images are its codes (8 values, all noise)."""
+
+    config = SimpleNamespace(z_dim=8)
 
     def prior(self, n, generator=None):
         return torch.randn(n, 8, generator=generator)
@@ -32,4 +38,34 @@ def test_an_edit_along_the_attribute_flips_it_and_keeps_the_rest_and_a_random_on
     # towards the other side by 3: every draw with |z0| < 3 flips (P = 0.9973), glasses never move
     assert 0.99 <= s["flip_rate"] <= 1 and s["preserved"] == {"glasses": 1.0} and s["preservation"] == 1.0
     assert s["random_flip_rate"] < s["flip_rate"] - 0.1 and s["random_preservation"] < 0.95
+    assert s["random_preserved"] == {"glasses": s["random_preservation"]}
     assert s["n"] == 2000 and s["strength"] == 3.0 and 900 < s["had_attribute"] < 1100
+
+
+class HairReader:
+    """Hair is blue where code[2] is large, red where code[1] is; smile rides on red hair: code[0] + code[1]."""
+
+    vocab = TagVocab(names=("blue hair", "red hair", "smile"), groups=(TagGroup("hair", (0, 1), always=False),),
+                     binary=(2,), dropped=(), min_count=1)
+    path = "known answer"
+
+    def logits(self, x):
+        return 10 * torch.stack([x[:, 2], x[:, 1], x[:, 0] + x[:, 1]], 1)
+
+
+def test_a_direction_made_orthogonal_to_a_tag_group_leaves_that_group_alone():
+    model, net = Identity(), HairReader()
+    scored = directions.scored_codes(model, net, 4000, seed=0)
+    plain = torch.tensor(directions.compute(model, net, "smile", scored=scored)["vector"])
+    record = directions.compute(model, net, "smile", orthogonal_to=("hair",), scored=scored)
+    kept = torch.tensor(record["vector"])
+    assert float(plain[:2].sum()) / 2**0.5 > 0.95  # the plain SVM normal is (1, 1, 0, ...) / sqrt 2
+    assert float(kept[0]) > 0.95 and abs(float(kept[1])) < 0.2 and record["orthogonal_to"] == ["hair"]
+    assert record["n_codes"] == 4000 and float(kept.norm()) == pytest.approx(1, abs=1e-5)
+    s_plain = directions.edit_scores(model, net, "smile", plain, n=2000)
+    s_kept = directions.edit_scores(model, net, "smile", kept, n=2000)
+    # along code[0] alone: smile flips where |code[0] + code[1]| < 3 (P = 0.966), hair almost never moves
+    assert s_kept["flip_rate"] > 0.93 and s_kept["preserved"]["hair"] > 0.95
+    assert s_plain["preserved"]["hair"] < 0.8 < s_plain["flip_rate"]
+    with pytest.raises(GenlabError, match="one of the hair tags"):
+        directions.compute(model, net, "red hair", orthogonal_to=("hair",), scored=scored)

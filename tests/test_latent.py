@@ -69,6 +69,15 @@ def test_orthogonal_directions_and_moves():
     assert torch.allclose(d, torch.tensor([0.0, 1.0, 0.0])) and abs(float(d @ b)) < 1e-7
     with pytest.raises(ValueError):
         orthogonal(b, b)
+    # two others that are not orthogonal: the result is orthogonal to both (one after the other is not)
+    c, e = torch.tensor([1.0, 1.0, 1.0, 0.0]) / 3**0.5, torch.tensor([1.0, 0.0, 0.0, 0.0])
+    x = torch.tensor([0.5, 0.1, 0.8, 0.3])
+    both = orthogonal(x, torch.stack([c, e]))
+    assert abs(float(both @ c)) < 1e-6 and abs(float(both @ e)) < 1e-6 and float(both.norm()) == pytest.approx(1)
+    assert abs(float(orthogonal(orthogonal(x, c), e) @ c)) > 0.03
+    assert torch.allclose(both, torch.tensor([0.0, -0.35, 0.35, 0.3]) / 0.335**0.5, atol=1e-6)
+    with pytest.raises(ValueError):
+        orthogonal(c, torch.stack([c, e]))
     codes = torch.zeros(2, 5)  # 3 noise values, then a condition of 2 that must not move
     codes[:, 3:] = 1
     moved = move(codes, d, torch.tensor([-2.0, 0.0, 3.0]))

@@ -15,7 +15,9 @@ Protocol:
     colour, eye colour, ribbon, each binary tag) of samples asked for the tags of --n-samples test
     faces, beside the evaluator's agreement with the real test faces;
   - directions (the unconditional run of each seed): for each of --attributes, an InterFaceGAN
-    direction from 10,000 scored samples; flip rate and preservation at strength 3 on 1,000 draws;
+    direction from 10,000 scored samples, and the same made orthogonal to every hair and eye colour's
+    direction (of the groups it is not in); flip rate and preservation at strength 3 on 1,000 draws,
+    beside those of a random unit direction;
   - mean +- sample std over seeds 0, 1, 2 (evaluation seed 0), minutes of training on this machine.
 
     python benchmarks/toonfaces/run.py --jobs 2 --threads 1   # every row, 3 seeds
@@ -54,7 +56,9 @@ PROMPTS = ("blue hair blue eyes", "blue hair green eyes", "blue hair red eyes", 
 ATTRIBUTES = ("smile", "glasses", "blonde hair", "twintails")
 SCORES = ("fid", "kid", "precision", "recall")
 GROUPS = ("hair", "eyes", "ribbon", "glasses", "smile", "blush")
-DIRECTION_SCORES = ("flip_rate", "preservation", "random_flip_rate", "random_preservation", "svm_accuracy")
+DIRECTION_SCORES = ("flip_rate", "preservation", "orthogonal_flip_rate", "orthogonal_preservation",
+                    "random_flip_rate", "random_preservation", "svm_accuracy")
+KEEP = ("hair", "eyes")  # an edit's direction is also made orthogonal to these tag groups' (InterFaceGAN 3.4)
 
 
 def slug(row: str) -> str:
@@ -117,12 +121,19 @@ def score(model, n: int = 2000, attributes=ATTRIBUTES, direction_codes: int = 10
             record["pictures"].append(_prompt_grid(model, picture_dir / f"prompts-{name}.png"))
         return record
     net = directions.tagged_evaluator(model)
+    scored = directions.scored_codes(model, net, direction_codes, seed=0)  # one set of scored codes for all
+    groups = {g.name: g for g in net.vocab.groups}
     found = {}
     for attribute in attributes:
-        rec = directions.compute(model, net, attribute, n=direction_codes, seed=0)
+        rec = directions.compute(model, net, attribute, scored=scored)
         v = torch.tensor(rec["vector"])
         found[rec["attribute"]] = {"svm_accuracy": rec["svm_accuracy"],
                                    **directions.edit_scores(model, net, attribute, v, n=edit_n, seed=0)}
+        keep = [k for k in KEEP if k in groups and net.vocab.names.index(rec["attribute"]) not in groups[k].members]
+        kept = directions.compute(model, net, attribute, scored=scored, orthogonal_to=tuple(keep))
+        s = directions.edit_scores(model, net, attribute, torch.tensor(kept["vector"]), n=edit_n, seed=0)
+        found[rec["attribute"]].update(orthogonal_to=keep, orthogonal_flip_rate=s["flip_rate"],
+                                       orthogonal_preservation=s["preservation"], orthogonal_preserved=s["preserved"])
         if picture_dir and attribute == attributes[0]:
             x = directions.edit_grid(model, v, torch.linspace(-3, 3, 7), 8, seed=0)
             path = picture_dir / f"edit-{slug(attribute)}.png"
@@ -219,11 +230,24 @@ def aggregate(runs: list[dict]) -> list[dict]:
             if rs[0].get(key):
                 out[key] = {k: [round(v, 4) for v in mean_std([r[key][k] for r in rs])] for k in rs[0][key]}
         if rs[0].get("directions"):
-            out["directions"] = {a: {k: [round(v, 4) for v in mean_std([r["directions"][a][k] for r in rs])]
-                                     for k in DIRECTION_SCORES}
+            out["directions"] = {a: {**{k: _mean_std([r["directions"][a].get(k) for r in rs]) for k in DIRECTION_SCORES},
+                                     **{key: _per_group([r["directions"][a].get(key) for r in rs])
+                                        for key in ("preserved", "orthogonal_preserved", "random_preserved")}}
                                  for a in rs[0]["directions"]}
         rows.append(out)
     return rows
+
+
+def _mean_std(values: list) -> list | None:
+    """Mean and std over the seeds that recorded the score (older runs may lack a newer one)."""
+    values = [v for v in values if v is not None]
+    return [round(v, 4) for v in mean_std(values)] if values else None
+
+
+def _per_group(records: list[dict | None]) -> dict | None:
+    """Mean and std over seeds of each group's share kept, from the seeds that recorded it."""
+    records = [r for r in records if r]
+    return {g: [round(v, 4) for v in mean_std([r[g] for r in records])] for g in records[0]} if records else None
 
 
 def _pm(v, digits: int = 3, seeds: int = 2) -> str:
@@ -251,13 +275,28 @@ def markdown(rows: list[dict]) -> str:
     if real:
         head.append("| real test faces (the evaluator) | | | | | | " + " | ".join(_pm(real.get(k), 3, 1) for k in GROUPS)
                     + " | | |")
-    edits = ["| attribute | flip rate at strength 3 | other tags kept | a random direction: flip rate | its other tags kept "
-             "| SVM held-out accuracy | seeds |", "|---|---|---|---|---|---|---|"]
+    edits = ["| attribute | flip rate at strength 3 | other tags kept | orthogonal to hair and eye colour: flip rate "
+             "| its other tags kept | a random direction: flip rate | its other tags kept | SVM held-out accuracy | seeds |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for a, d in (r.get("directions") or {}).items():
             k = len(r["seeds"])
             edits.append(f"| {a} | " + " | ".join(_pm(d.get(m), 3, k) for m in DIRECTION_SCORES) + f" | {k} |")
-    return "\n".join(head) + "\n\nDirections on the unconditional run:\n\n" + "\n".join(edits)
+    return ("\n".join(head) + "\n\nDirections on the unconditional run:\n\n" + "\n".join(edits)
+            + "\n\nOther tags kept, by group (the direction / made orthogonal to hair and eye colour / a random "
+              "direction; mean over seeds):\n\n" + _kept(rows))
+
+
+def _kept(rows: list[dict]) -> str:
+    found = {a: d for r in rows for a, d in (r.get("directions") or {}).items() if d.get("preserved")}
+    groups = list(dict.fromkeys(g for d in found.values() for g in d["preserved"]))
+    lines = ["| attribute | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+    for a, d in found.items():
+        cells = [" / ".join(f"{(d.get(key) or {})[g][0]:.2f}" if g in (d.get(key) or {}) else "—"
+                            for key in ("preserved", "orthogonal_preserved", "random_preserved"))
+                 if g in d["preserved"] else "" for g in groups]
+        lines.append(f"| {a} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -290,7 +329,7 @@ def main() -> None:
     if args.quick:
         data = _quick_data(Path(args.run_dir))
         args.seeds, args.n_samples, codes, edit_n = 1, 40, 200, 40
-        extra = ["ngf=4", "ndf=4", "z_dim=8"]
+        extra = ["ngf=4", "ndf=4", "z_dim=32"]  # room for the 22 colour directions
         train = {"steps": 4, "batch_size": 16, "image_size": 16, "min_tag_count": 1}
     out = Path(args.out) if args.out else (HERE / "results.json" if not args.quick else
                                           Path(args.run_dir) / "results-quick.json")

@@ -119,6 +119,9 @@ def test_toonfaces_quick(tmp_path):
         if name.startswith("dcgan"):
             assert set(r["directions"]) == {"smile", "blonde hair"} and "tag_accuracy" not in r
             assert all(0 <= d["flip_rate"] <= 1 and 0 <= d["preservation"] <= 1 for d in r["directions"].values())
+            smile, blonde = r["directions"]["smile"], r["directions"]["blonde hair"]
+            assert smile["orthogonal_to"] == ["hair", "eyes"] and blonde["orthogonal_to"] == ["eyes"]
+            assert "hair" not in blonde["orthogonal_preserved"] and 0 <= smile["orthogonal_preservation"] <= 1
         else:
             assert {"hair", "eyes", "smile"} <= set(r["tag_accuracy"]) and r["tag_accuracy_real"]["hair"] > 0.2
         assert all((tmp_path / p).is_file() for p in r["pictures"])
@@ -130,7 +133,7 @@ def test_toonfaces_quick(tmp_path):
     faces = tmp_path / "runs" / "quick-faces"
     kept = genlab.train("dcgan", str(faces), out=tmp_path / "mine", seed=0, steps=4, batch_size=16, image_size=16,
                         min_tag_count=1, threads=1, progress=False, tensorboard=False, sample_every=0,
-                        checkpoint_every=0, overrides=["ngf=4", "ndf=4", "z_dim=8"])
+                        checkpoint_every=0, overrides=["ngf=4", "ndf=4", "z_dim=32"])
     base = [sys.executable, str(ROOT / "benchmarks/toonfaces/run.py"), "--quick", "--threads", "1", "--fresh",
             "--run-dir", str(tmp_path / "runs"), "--attributes", "smile", "blonde hair"]
     again = tmp_path / "adopted.json"

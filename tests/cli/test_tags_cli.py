@@ -78,10 +78,11 @@ def test_directions_edits_and_their_scores(run, tmp_path, capsys):
     assert main(["edit", str(run), "--attribute", "smile", "--out", str(tmp_path / "e.png")]) == 2
     assert "no direction for 'smile'" in capsys.readouterr().err
     assert main(["directions", str(run), "--attribute", "smiling", "--n", "200"]) == 0
-    assert main(["directions", str(run), "--attribute", "blonde hair", "--orthogonal-to", "smile", "--n", "200"]) == 0
+    assert main(["directions", str(run), "--attribute", "blonde hair", "--orthogonal-to", "smile",
+                 "--orthogonal-to", "Ribbon", "--n", "200"]) == 0
     records = json.loads((run / "directions.json").read_text())
     assert set(records) == {"smile", "blonde hair"} and len(records["smile"]["vector"]) == 8
-    assert records["blonde hair"]["orthogonal_to"] == ["smile"]
+    assert records["blonde hair"]["orthogonal_to"] == ["smile", "ribbon"]
     s, b = records["smile"]["vector"], records["blonde hair"]["vector"]
     assert abs(sum(x * y for x, y in zip(s, b))) < 1e-5
     out = tmp_path / "edit.png"
@@ -102,6 +103,13 @@ def test_directions_need_a_tagged_run_and_a_known_attribute(run, tmp_path, capsy
     assert "unknown tag" in capsys.readouterr().err
     assert main(["edit", str(run), "--attribute", "smile", "--strength", "3:-3", "--out", str(tmp_path / "e.png")]) == 2
     assert "LOW < HIGH" in capsys.readouterr().err
+    before = (run / "directions.json").read_bytes() if (run / "directions.json").exists() else None
+    for keep, message in (("hair", "is one of the hair tags"), ("hair colour", "a tag or a tag group (eyes, hair"),
+                          ("eyes", "lies in the span")):  # 10 eye colours span this run's 8 noise values
+        assert main(["directions", str(run), "--attribute", "blonde hair", "--orthogonal-to", keep, "--n", "200"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and message in err and "Traceback" not in err
+    assert ((run / "directions.json").read_bytes() if (run / "directions.json").exists() else None) == before
 
 
 def test_directions_work_in_a_vae_code_too(tagged, monkeypatch, tmp_path):
