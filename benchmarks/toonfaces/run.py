@@ -93,7 +93,7 @@ def run_one(job: dict) -> dict:
     return {"row": job["row"], "seed": job["seed"], **scores, "recipe": recipe(preset),
             "train_seconds": round(train_s, 1) if train_s else None,
             **({"adopted": job["adopt"]} if job.get("adopt") else {}), "eval_seconds": round(eval_s, 1),
-            "threads": torch.get_num_threads(),
+            "threads": torch.get_num_threads(), "machine": _machine(),
             "command": f"genlab train {preset} --data {job['data']} --out DIR{ov} train.seed={job['seed']}"}
 
 
@@ -165,6 +165,17 @@ def _adopted(run_dir: Path, preset: str, job: dict):
     return model
 
 
+def _machine() -> str:
+    """What sets a run's minutes here: the cores and the CPU's bf16 support, e.g. "2 cores, CPU flags amx_bf16, avx512_bf16"."""
+    import os
+
+    import torch
+
+    from genlab.training.precision import native_bf16
+
+    return f"{os.cpu_count()} cores, {native_bf16(torch.device('cpu'))[1]}"
+
+
 def recipe(preset: str) -> dict:
     """The preset's 64 x 64 toonfaces recipe (its settings beyond the preset's defaults)."""
     from genlab.models import MODELS
@@ -222,7 +233,8 @@ def aggregate(runs: list[dict]) -> list[dict]:
         rs = sorted((r for r in runs if r["row"] == name), key=lambda r: r["seed"])
         if not rs:
             continue
-        out = {"row": name, "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"]}
+        out = {"row": name, "seeds": [r["seed"] for r in rs], "steps": rs[0]["steps"],
+               "machines": sorted({r["machine"] for r in rs if r.get("machine") and r.get("train_seconds")})}
         for m in (*SCORES, "train_seconds"):
             values = [r[m] for r in rs if r.get(m) is not None]
             out[m] = [round(v, 4) for v in mean_std(values)] if values else None
@@ -282,6 +294,9 @@ def markdown(rows: list[dict]) -> str:
         for a, d in (r.get("directions") or {}).items():
             k = len(r["seeds"])
             edits.append(f"| {a} | " + " | ".join(_pm(d.get(m), 3, k) for m in DIRECTION_SCORES) + f" | {k} |")
+    machines = sorted({m for r in rows for m in r.get("machines", [])})
+    if machines:
+        head.append(f"\nThe timed runs trained on: {'; '.join(machines)}.")
     return ("\n".join(head) + "\n\nDirections on the unconditional run:\n\n" + "\n".join(edits)
             + "\n\nOther tags kept, by group (the direction / made orthogonal to hair and eye colour / a random "
               "direction; mean over seeds):\n\n" + _kept(rows))
