@@ -294,9 +294,11 @@ def markdown(rows: list[dict]) -> str:
         for a, d in (r.get("directions") or {}).items():
             k = len(r["seeds"])
             edits.append(f"| {a} | " + " | ".join(_pm(d.get(m), 3, k) for m in DIRECTION_SCORES) + f" | {k} |")
-    machines = sorted({m for r in rows for m in r.get("machines", [])})
-    if machines:
-        head.append(f"\nThe timed runs trained on: {'; '.join(machines)}.")
+    machines = {r["row"]: "; ".join(r["machines"]) for r in rows if r.get("machines")}
+    if len(set(machines.values())) == 1:
+        head.append(f"\nThe timed runs trained on: {next(iter(machines.values()))}.")
+    elif machines:  # minutes of different machines side by side: say which is which
+        head.append("\nThe timed runs trained on: " + "; ".join(f"{row}: {m}" for row, m in machines.items()) + ".")
     return ("\n".join(head) + "\n\nDirections on the unconditional run:\n\n" + "\n".join(edits)
             + "\n\nOther tags kept, by group (the direction / made orthogonal to hair and eye colour / a random "
               "direction; mean over seeds):\n\n" + _kept(rows))

@@ -157,3 +157,22 @@ def test_explorer_quick(tmp_path):
     record = json.loads(out.read_text())
     assert record["quick"] and record["grid"]["requests"] == 3 and record["grid"]["median_ms"] > 0
     assert record["lab"]["frames_per_s"] > 0 and record["lab"]["steps_per_s"] > 0
+
+
+def test_toonfaces_table_says_which_machine_timed_which_row():
+    """Minutes from two machines side by side name their machine per row; one machine, once."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("toonfaces_run", ROOT / "benchmarks/toonfaces/run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    base = {"fid": 1.0, "kid": 0.1, "precision": 0.9, "recall": 0.5, "steps": 10, "train_seconds": 60.0}
+    runs = [{**base, "row": "cgan (projection)", "seed": 0, "machine": "2 cores, CPU flags avx512_bf16"},
+            {**base, "row": "dcgan (unconditional)", "seed": 0, "machine": "2 cores, CPU flags amx_bf16"},
+            {**base, "row": "dcgan (unconditional)", "seed": 1, "machine": "2 cores, CPU flags amx_bf16",
+             "train_seconds": None}]  # adopted: untimed, so its machine says nothing about the minutes
+    text = run.markdown(run.aggregate(runs))
+    assert ("The timed runs trained on: cgan (projection): 2 cores, CPU flags avx512_bf16; "
+            "dcgan (unconditional): 2 cores, CPU flags amx_bf16.") in text
+    same = run.markdown(run.aggregate([runs[1], {**runs[1], "seed": 1}]))
+    assert "The timed runs trained on: 2 cores, CPU flags amx_bf16." in same
