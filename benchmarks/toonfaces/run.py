@@ -75,7 +75,7 @@ def run_one(job: dict) -> dict:
     preset, overrides = ROWS[job["row"]]
     overrides = [*overrides, *job["extra"]]
     if job.get("adopt"):  # a run of this row and seed trained before (see --adopt)
-        model, train_s = _adopted(Path(job["adopt"]), preset, job), None
+        model, train_s = _adopted(Path(job["adopt"]), job), None
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
         t0 = time.perf_counter()
@@ -89,12 +89,10 @@ def run_one(job: dict) -> dict:
     eval_s = time.perf_counter() - t0
     if not job.get("keep") and not job.get("adopt"):
         shutil.rmtree(run_dir, ignore_errors=True)
-    ov = "".join(f" {o}" for o in overrides)
-    return {"row": job["row"], "seed": job["seed"], **scores, "recipe": recipe(preset),
+    return {"row": job["row"], "seed": job["seed"], **scores, "config": row_config(job),
             "train_seconds": round(train_s, 1) if train_s else None,
             **({"adopted": job["adopt"]} if job.get("adopt") else {}), "eval_seconds": round(eval_s, 1),
-            "threads": torch.get_num_threads(), "machine": _machine(),
-            "command": f"genlab train {preset} --data {job['data']} --out DIR{ov} train.seed={job['seed']}"}
+            "threads": torch.get_num_threads(), "machine": _machine(), "command": command(job["row"], job)}
 
 
 def score(model, n: int = 2000, attributes=ATTRIBUTES, direction_codes: int = 10_000, edit_n: int = 1000,
@@ -143,25 +141,19 @@ def score(model, n: int = 2000, attributes=ATTRIBUTES, direction_codes: int = 10
     return record
 
 
-def _adopted(run_dir: Path, preset: str, job: dict):
+def _adopted(run_dir: Path, job: dict):
     """The trained model of ``run_dir`` once its config is the row's at the job's seed: the same
     run a fresh one would be, as genlab's resume is bit-exact (e.g. trained to 4,000 steps, then
     resumed to the recipe's steps). Its training time is not comparable and is left out."""
     import genlab
-    from genlab.api import build_config, read_run_config
-    from genlab.config import to_dict
+    from genlab.api import read_run_config
 
-    want = build_config(preset, data=job["data"], seed=job["seed"], overrides=[*ROWS[job["row"]][1], *job["extra"]],
-                        **job["train"])
     have = read_run_config(run_dir)
     model = genlab.load(run_dir)
-    same = (have.model == want.model and to_dict(have.model_config) == to_dict(want.model_config)
-            and have.train.seed == want.train.seed and have.train.batch_size == want.train.batch_size
-            and have.train.precision == want.train.precision
-            and model.step == want.train.steps)
-    if not same:
+    want = row_config(job)
+    if not ({**_what_is_learned(have), "steps": model.step} == want and have.train.seed == job["seed"]):
         raise SystemExit(f"error: {run_dir} is not the {job['row']} row at seed {job['seed']} and "
-                         f"{want.train.steps} steps; it cannot stand for it")
+                         f"{want['steps']} steps; it cannot stand for it")
     return model
 
 
@@ -176,11 +168,35 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {native_bf16(torch.device('cpu'))[1]}"
 
 
-def recipe(preset: str) -> dict:
-    """The preset's 64 x 64 toonfaces recipe (its settings beyond the preset's defaults)."""
-    from genlab.models import MODELS
+def row_config(job: dict) -> dict:
+    """What the row's run learns (any seed): its model, model config and the training settings
+    that change what is learned. A run in the results file stands for its row while this is the
+    same, whatever the recipe and the row's overrides were called when it ran."""
+    from genlab.api import build_config
 
-    return json.loads(json.dumps(MODELS[preset].data_recipes["toonfaces"]))
+    preset, overrides = ROWS[job["row"]]
+    return _what_is_learned(build_config(preset, data=job["data"], overrides=[*overrides, *job["extra"]], **job["train"]))
+
+
+def _what_is_learned(cfg) -> dict:
+    from genlab.config import to_dict
+
+    return json.loads(json.dumps({"model": cfg.model, "model_config": to_dict(cfg.model_config),
+                                  **{k: getattr(cfg.train, k) for k in ("steps", "batch_size", "precision")}}))
+
+
+def still_valid(runs: list[dict], setting: dict) -> list[dict]:
+    """The runs whose config is still their row's (the others are redone), each with the command
+    that trains it today: a recipe that takes in a row's override moves it to the command line."""
+    return [{**r, "command": command(r["row"], {**setting, "seed": r["seed"]})} for r in runs
+            if r["row"] in ROWS and r.get("config") == row_config({**setting, "row": r["row"]})]
+
+
+def command(row: str, job: dict) -> str:
+    """The command that trains the row's run at the job's seed (under today's recipe)."""
+    preset, overrides = ROWS[row]
+    ov = "".join(f" {o}" for o in [*overrides, *job["extra"]])
+    return f"genlab train {preset} --data {job['data']} --out DIR{ov} train.seed={job['seed']}"
 
 
 def _prompt_grid(model, path: Path) -> str:
@@ -352,7 +368,7 @@ def main() -> None:
                                           Path(args.run_dir) / "results-quick.json")
     threads = args.threads or max(1, 2 // args.jobs)
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
-    old = [r for r in old if r.get("recipe") == recipe(ROWS[r["row"]][0])]  # runs of an older recipe are redone
+    old = still_valid(old, {"data": data, "extra": extra, "train": train})
     done = {(r["row"], r["seed"]) for r in old}
     jobs = [{"row": row, "seed": s, "data": data, "extra": extra, "train": train, "n_samples": args.n_samples,
              "attributes": args.attributes, "direction_codes": codes, "edit_n": edit_n,

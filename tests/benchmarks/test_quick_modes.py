@@ -176,3 +176,32 @@ def test_toonfaces_table_says_which_machine_timed_which_row():
             "dcgan (unconditional): 2 cores, CPU flags amx_bf16.") in text
     same = run.markdown(run.aggregate([runs[1], {**runs[1], "seed": 1}]))
     assert "The timed runs trained on: 2 cores, CPU flags amx_bf16." in same
+
+
+def test_toonfaces_runs_stand_for_their_row_while_what_they_learn_is_the_same(monkeypatch):
+    """A recipe that takes in a row's override keeps that row's runs (under today's command) and
+    the other rows' runs (now the override's opposite); a run that learned something else is redone."""
+    import importlib.util
+
+    from genlab.models import MODELS
+
+    spec = importlib.util.spec_from_file_location("toonfaces_run", ROOT / "benchmarks/toonfaces/run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    setting = {"data": "toonfaces", "extra": [], "train": {}}
+    rows = {"plain": ("cgan", []), "mismatch": ("cgan", ["mismatch=true"])}
+    monkeypatch.setattr(run, "ROWS", rows)
+    runs = [{"row": row, "seed": 1, "config": run.row_config({**setting, "row": row})} for row in rows]
+    runs.append({"row": "plain", "seed": 2, "config": run.row_config({**setting, "row": "plain", "extra": ["ema=0.9"]})})
+    assert [(r["row"], r["seed"]) for r in run.still_valid(runs, setting)] == [("plain", 1), ("mismatch", 1)]
+    recipe = MODELS["cgan"].data_recipes["toonfaces"]
+    monkeypatch.setitem(MODELS["cgan"].data_recipes, "toonfaces",
+                        {**recipe, "model_config": {**recipe["model_config"], "mismatch": True}})
+    monkeypatch.setattr(run, "ROWS", {"plain": ("cgan", ["mismatch=false"]), "mismatch": ("cgan", [])})
+    kept = run.still_valid(runs, setting)
+    assert [(r["row"], r["seed"]) for r in kept] == [("plain", 1), ("mismatch", 1)]
+    assert [r["command"] for r in kept] == [
+        "genlab train cgan --data toonfaces --out DIR mismatch=false train.seed=1",
+        "genlab train cgan --data toonfaces --out DIR train.seed=1"]
+    monkeypatch.setattr(run, "ROWS", {"plain": ("cgan", []), "mismatch": ("cgan", [])})  # plain now mismatches
+    assert [r["row"] for r in run.still_valid(runs, setting)] == ["mismatch"]
