@@ -313,8 +313,9 @@ def markdown(rows: list[dict]) -> str:
     machines = {r["row"]: "; ".join(r["machines"]) for r in rows if r.get("machines")}
     if len(set(machines.values())) == 1:
         head.append(f"\nThe timed runs trained on: {next(iter(machines.values()))}.")
-    elif machines:  # minutes of different machines side by side: say which is which
-        head.append("\nThe timed runs trained on: " + "; ".join(f"{row}: {m}" for row, m in machines.items()) + ".")
+    elif machines:  # minutes of different machines side by side: say which rows each timed
+        rows_of = {m: [row for row, mm in machines.items() if mm == m] for m in dict.fromkeys(machines.values())}
+        head.append("\nThe timed runs trained on: " + "; ".join(f"{m} ({', '.join(rs)})" for m, rs in rows_of.items()) + ".")
     return ("\n".join(head) + "\n\nDirections on the unconditional run:\n\n" + "\n".join(edits)
             + "\n\nOther tags kept, by group (the direction / made orthogonal to hair and eye colour / a random "
               "direction; mean over seeds):\n\n" + _kept(rows))

@@ -172,8 +172,11 @@ def test_toonfaces_table_says_which_machine_timed_which_row():
             {**base, "row": "dcgan (unconditional)", "seed": 1, "machine": "2 cores, CPU flags amx_bf16",
              "train_seconds": None}]  # adopted: untimed, so its machine says nothing about the minutes
     text = run.markdown(run.aggregate(runs))
-    assert ("The timed runs trained on: cgan (projection): 2 cores, CPU flags avx512_bf16; "
-            "dcgan (unconditional): 2 cores, CPU flags amx_bf16.") in text
+    assert ("The timed runs trained on: 2 cores, CPU flags avx512_bf16 (cgan (projection)); "
+            "2 cores, CPU flags amx_bf16 (dcgan (unconditional)).") in text
+    acgan = {**runs[0], "row": "acgan (multi-label)"}
+    assert ("The timed runs trained on: 2 cores, CPU flags avx512_bf16 (cgan (projection), acgan (multi-label)); "
+            "2 cores, CPU flags amx_bf16 (dcgan (unconditional)).") in run.markdown(run.aggregate([*runs, acgan]))
     same = run.markdown(run.aggregate([runs[1], {**runs[1], "seed": 1}]))
     assert "The timed runs trained on: 2 cores, CPU flags amx_bf16." in same
 
