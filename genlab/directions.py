@@ -83,8 +83,8 @@ def compute(model, net, attribute: str, *, n: int = 10_000, fraction: float = 0.
     their images (or the codes and logits of ``scored_codes`` given as ``scored``); the SVM normal
     between the top and bottom ``fraction``; made orthogonal to the span of the directions of
     ``orthogonal_to``: tags with a direction in ``known``, or tag groups by name ("hair", "eyes"),
-    each tag of the group with its direction found from the same codes. Returns its record for
-    directions.json."""
+    each tag of the group with its direction found from the same codes; a tag's from ``known`` when
+    the run has it, else from the same codes. Returns its record for directions.json."""
     index = attribute_index(net, attribute)
     name = net.vocab.names[index]
     codes, logits = scored if scored is not None else scored_codes(model, net, n, seed)
@@ -109,7 +109,8 @@ def compute(model, net, attribute: str, *, n: int = 10_000, fraction: float = 0.
 def _condition(other: str, index: int, noise: torch.Tensor, logits: torch.Tensor, net, known: dict,
                fraction: float, seed: int) -> tuple[str, list[torch.Tensor]]:
     """The name and unit directions of what an edit of tag ``index`` must leave alone: a tag group
-    (a direction per member, from these scored codes) or a tag whose direction is in ``known``."""
+    (a direction per member, from these scored codes) or a tag (its direction in ``known``, else
+    found from these codes)."""
     vocab = net.vocab
     group = next((g for g in vocab.groups if g.name == other.strip().lower()), None)
     if group is not None:
@@ -123,10 +124,11 @@ def _condition(other: str, index: int, noise: torch.Tensor, logits: torch.Tensor
     except GenlabError as e:
         groups = ", ".join(g.name for g in vocab.groups) or "none"
         raise GenlabError(f"--orthogonal-to names a tag or a tag group ({groups}); {other!r}: {e}") from None
-    if other_name not in known:
-        raise GenlabError(f"no direction for {other_name!r} in this run yet: find it first "
-                          f"(genlab directions RUN --attribute {other_name!r})")
-    return other_name, [torch.tensor(known[other_name]["vector"])]
+    if other_name in known:  # the direction the run edits that tag with
+        return other_name, [torch.tensor(known[other_name]["vector"])]
+    other_index = vocab.names.index(other_name)
+    return other_name, [find_direction(noise, _group_log_probs(logits, other_index, vocab), fraction=fraction,
+                                       seed=seed)[0]]
 
 
 @torch.no_grad()

@@ -8,6 +8,7 @@ import torch
 from genlab import directions
 from genlab.data.tags import TagGroup, TagVocab
 from genlab.errors import GenlabError
+from genlab.latent import find_direction
 
 
 class Identity:
@@ -69,3 +70,21 @@ def test_a_direction_made_orthogonal_to_a_tag_group_leaves_that_group_alone():
     assert s_plain["preserved"]["hair"] < 0.8 < s_plain["flip_rate"]
     with pytest.raises(GenlabError, match="one of the hair tags"):
         directions.compute(model, net, "red hair", orthogonal_to=("hair",), scored=scored)
+
+
+def test_a_tag_without_a_saved_direction_is_kept_by_its_direction_found_from_the_same_codes():
+    model, net = Identity(), HairReader()
+    scored = directions.scored_codes(model, net, 4000, seed=0)
+    record = directions.compute(model, net, "smile", orthogonal_to=("red hair",), scored=scored)
+    kept = torch.tensor(record["vector"])
+    codes, logits = scored
+    red, _ = find_direction(codes, directions._group_log_probs(logits, 1, net.vocab))  # mostly +code[1], -code[2]
+    assert abs(float(kept @ red)) < 1e-5 and record["orthogonal_to"] == ["red hair"]
+    assert float(kept[0]) > 0.85 and abs(float(kept[1])) < 0.25  # smile's own axis is what is left
+    plain = torch.tensor(directions.compute(model, net, "smile", scored=scored)["vector"])
+    assert (directions.edit_scores(model, net, "smile", kept, n=2000)["preserved"]["hair"]
+            > directions.edit_scores(model, net, "smile", plain, n=2000)["preserved"]["hair"] + 0.1)
+    saved = {"red hair": {"vector": [0.0, 0.0, 1.0] + [0.0] * 5}}  # a saved direction wins over the codes'
+    record = directions.compute(model, net, "smile", orthogonal_to=("red hair",), known=saved, scored=scored)
+    kept = torch.tensor(record["vector"])
+    assert abs(float(kept[2])) < 1e-6 and float(kept[1]) > 0.5

@@ -22,8 +22,8 @@ def add_parsers(subparsers, device_help: str, threads_help: str) -> None:
     d.add_argument("run_dir")
     d.add_argument("--attribute", required=True, help='a tag of the run\'s data set, e.g. "blonde hair" or smile')
     d.add_argument("--orthogonal-to", action="append", default=[], metavar="TAG|GROUP",
-                   help="keep another attribute: remove the component along its direction (found before), or "
-                        "along each tag's of a tag group such as hair or eyes (found here); repeatable")
+                   help="keep another attribute: remove the component along its direction (the run's, else "
+                        "found here), or along each tag's of a tag group such as hair or eyes; repeatable")
     d.add_argument("--n", type=codes_int, default=10_000, help="samples drawn and scored (default 10,000)")
     d.add_argument("--fraction", type=float, default=0.1,
                    help="the SVM separates the top and bottom FRACTION of scores (default 0.1)")
