@@ -9,7 +9,7 @@ Protocol:
         cgan (tiled)             d_condition=tile: tags tiled onto D's 4 x 4 map
         cgan (matching-aware)    mismatch=true: reals with wrong tags as fakes (GAN-CLS)
         acgan (multi-label)      D does not see the tags; a multi-label head predicts them
-        dcgan (unconditional)    the same networks without tags
+        dcgan (unconditional)    the same networks without tags; D judges pairs, R1 penalty
   - metrics, in the feature space of the shipped toonfaces tag evaluator: FID, KID, precision and
     recall of --n-samples samples (tags ~ p(c)) against the test set; tag accuracy per group (hair
     colour, eye colour, ribbon, each binary tag) of samples asked for the tags of --n-samples test
@@ -22,6 +22,7 @@ Protocol:
 
     python benchmarks/toonfaces/run.py --jobs 2 --threads 1   # every row, 3 seeds
     python benchmarks/toonfaces/run.py --quick                # the pipeline in seconds (for tests)
+    python benchmarks/toonfaces/run.py --orthogonal RUN       # directions orthogonal to more tags
 
 Runs already in the results file are kept (--fresh redoes them). Writes results.json, the prompt grid
 and an edit grid of seed 0, and the table into README.md.
@@ -214,6 +215,45 @@ def _prompt_grid(model, path: Path) -> str:
     return path.name
 
 
+def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int = 10_000) -> str:
+    """Each attribute's direction as found, and made orthogonal to: the hair and eye colours (the
+    protocol's), every other tag but those colours, every other tag and group; flip rate and other tags
+    kept at strength 3 (markdown)."""
+    import torch
+
+    import genlab
+    from genlab import directions
+    from genlab.errors import GenlabError
+
+    model = genlab.load(run_dir)
+    net = directions.tagged_evaluator(model)
+    scored = directions.scored_codes(model, net, codes, seed=0)
+    vocab = net.vocab
+    lines = ["| attribute | made orthogonal to | flip rate | other tags kept | eyes kept | hair kept |",
+             "|---|---|---|---|---|---|"]
+    for attribute in attributes:
+        index = directions.attribute_index(net, attribute)
+        own = next((g for g in vocab.groups if index in g.members), None)
+        grouped = {m for g in vocab.groups for m in g.members}
+        others = [g.name for g in vocab.groups if g is not own]
+        others += [vocab.names[i] for i in range(len(vocab.names)) if i not in grouped and i != index]
+        colours = [k for k in KEEP if k in others]
+        variants = {"nothing": [], "hair and eye colour": colours,
+                    "every other tag but the colours": [o for o in others if o not in KEEP],
+                    "every other tag": others}
+        for label, orthogonal_to in variants.items():
+            try:
+                rec = directions.compute(model, net, attribute, scored=scored, orthogonal_to=tuple(orthogonal_to))
+            except GenlabError:  # a latent too small for that many directions
+                lines.append(f"| {attribute} | {label} | in their span | | | |")
+                continue
+            s = directions.edit_scores(model, net, attribute, torch.tensor(rec["vector"]), n=edit_n, seed=0)
+            kept = s["preserved"]
+            lines.append(f"| {attribute} | {label} | {s['flip_rate']:.3f} | {s['preservation']:.3f} | "
+                         f"{kept.get('eyes', float('nan')):.2f} | {kept.get('hair', float('nan')):.2f} |")
+    return "\n".join(lines)
+
+
 def confusion(run_dir: str, group: str, n: int, seed: int = 0) -> str:
     """For each member of a tag group: how often samples asked for it are read as it by the tag
     evaluator, and what they are read as otherwise (markdown)."""
@@ -345,12 +385,18 @@ def main() -> None:
     p.add_argument("--run-dir", default="runs/bench-toonfaces")
     p.add_argument("--out", default=None, help="results file (default: results.json beside this script)")
     p.add_argument("--fresh", action="store_true", help="ignore runs already in the results file")
+    p.add_argument("--keep-runs", action="store_true", help="keep the trained run directories (for --score)")
     p.add_argument("--adopt", nargs=3, action="append", default=[], metavar=("ROW", "SEED", "RUN"),
                    help="score this run for ROW at SEED instead of training one (its config must be the row's)")
     p.add_argument("--score", metavar="RUN", help="only this: the protocol's scores of any toonfaces run (JSON)")
     p.add_argument("--confusion", metavar="RUN", help="only this: a tag-conditioned run's confusion in --group")
     p.add_argument("--group", default="eyes", help="the tag group of --confusion (default eyes)")
+    p.add_argument("--orthogonal", metavar="RUN",
+                   help="only this: an unconditional run's directions made orthogonal to more and more tags")
     args = p.parse_args()
+    if args.orthogonal:
+        print(orthogonal_variants(args.orthogonal, args.attributes))
+        return
     if args.confusion:
         print(confusion(args.confusion, args.group, n=200))
         return
@@ -373,7 +419,8 @@ def main() -> None:
     done = {(r["row"], r["seed"]) for r in old}
     jobs = [{"row": row, "seed": s, "data": data, "extra": extra, "train": train, "n_samples": args.n_samples,
              "attributes": args.attributes, "direction_codes": codes, "edit_n": edit_n,
-             "picture_dir": str(out.parent), "run_dir": str(Path(args.run_dir) / f"{slug(row)}-s{s}")}
+             "picture_dir": str(out.parent), "run_dir": str(Path(args.run_dir) / f"{slug(row)}-s{s}"),
+             "keep": args.keep_runs}
             for s in range(args.seeds) for row in args.rows if (row, s) not in done]
     adopted = {(row, int(seed)): run for row, seed, run in args.adopt}
     if any(row not in ROWS for row, _ in adopted):
