@@ -229,7 +229,7 @@ def test_the_default_session_streams_at_least_10_frames_a_second():
     try:
         first = s.wait_frame(1, 30)  # a frame after training started
         start, cpu, seq, frames = time.perf_counter(), time.process_time(), first["seq"], 0
-        while time.perf_counter() - start < 1.5:
+        while time.perf_counter() - start < 3.0:  # long enough that the frame under way at the end weighs little
             f = s.wait_frame(seq, 2)
             if f is not None:
                 seq, frames = f["seq"], frames + 1
