@@ -29,17 +29,20 @@ SHORT_OVERRIDES = [f"lr_decay_start={SHORT // 5}", f"lr_decay_end={SHORT}"]
 
 def test_gan_recipe_captures_ring8_modes_quickly(tmp_path):
     data = load_data(DataConfig(name="ring8"))
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     model = genlab.train("gan", "ring8", steps=SHORT, seed=0, out=tmp_path / "g", progress=False,
                          tensorboard=False, sample_every=0, checkpoint_every=0, log_every=1000,
                          overrides=SHORT_OVERRIDES)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     r = model.evaluate(data, n_samples=2500, seed=0)
     assert r["modes"] >= 7, r
     # a third of the samples already within 3 std (0.03) of a centre (a G spread over the ring
     # would score about 0.03 / (2 pi / 16) = 8 %)
     assert r["hq"] > 0.25, r
-    assert elapsed < 60, elapsed
+    # a guard against a slow hot path (a host sync or per-sample Python costs several times more),
+    # not the benchmark: 33 CPU seconds alone on a 2.0 GHz Xeon, 48 to 62 beside the other test
+    # worker (the two cores share caches and clock, so even CPU time grows)
+    assert elapsed < 100, elapsed
 
 
 def test_recipe_defaults_and_plain_config():
