@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--modes", type=grid_int, help="2-D data: fit this many modes (default: known or by BIC)")
     e.add_argument("--features", choices=("genlab", "inception"),
                    help="GAN on images: feature space of FID/KID/precision/recall")
-    e.add_argument("--max-examples", type=positive_int, help="evaluate on the first N test examples")
+    e.add_argument("--max-examples", type=positive_int, help="evaluate on the first N test examples (an encoder's probe also trains on at most N)")
     e.add_argument("--seed", type=seed_int, help="seed of the samples drawn (default 0)")
     e.add_argument("--device", default="auto", help=DEVICE_HELP)
     e.add_argument("--threads", type=threads_int, help=THREADS_HELP)

@@ -21,15 +21,19 @@ MAX_TRAIN = 10_000
 
 
 def encoder_scores(encode: Callable[[torch.Tensor], torch.Tensor], data: Dataset, *, seed: int = 0,
-                   max_train: int = MAX_TRAIN, pixels: bool = True) -> dict[str, Any]:
+                   max_train: int = MAX_TRAIN, max_examples: int | None = None,
+                   pixels: bool = True) -> dict[str, Any]:
     """linear_probe and knn_accuracy of ``encode`` (data-space examples -> codes), and on raw
-    pixels when ``pixels``; with the numbers of examples used."""
+    pixels when ``pixels``; with the numbers of examples used. ``max_examples`` (genlab eval's
+    quick look) takes the first N test examples and at most N training ones."""
+    if max_examples is not None:
+        max_train = min(max_train, max_examples)
     x_train, y_train = _train_subset(data, max_train, seed)
-    out = _probe(_codes(encode, x_train), y_train, _codes(encode, data.test), data.test_labels.numpy(), "")
+    x_test, y_test = data.test[:max_examples], data.test_labels[:max_examples].numpy()
+    out = _probe(_codes(encode, x_train), y_train, _codes(encode, x_test), y_test, "")
     if pixels:
-        out.update(_probe(x_train.flatten(1).numpy(), y_train, data.test.flatten(1).numpy(),
-                          data.test_labels.numpy(), "_pixels"))
-    return {**out, "probe_train": int(len(y_train)), "probe_test": int(data.test.shape[0])}
+        out.update(_probe(x_train.flatten(1).numpy(), y_train, x_test.flatten(1).numpy(), y_test, "_pixels"))
+    return {**out, "probe_train": int(len(y_train)), "probe_test": int(len(y_test))}
 
 
 @torch.no_grad()

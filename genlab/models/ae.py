@@ -113,5 +113,6 @@ class AE(GenerativeModel):
         if self.spec.kind == "image" and data.train_labels is not None and data.test_labels is not None:
             from genlab.metrics.probe import encoder_scores  # the encoders' common probe
 
-            results.update(encoder_scores(lambda x: self.encode(x.to(self.device)), data))
+            results.update(encoder_scores(lambda x: self.encode(x.to(self.device)), data,
+                                          max_examples=max_examples))
         return results

@@ -250,7 +250,8 @@ class VAE(GenerativeModel):
                 and data.test_labels is not None:  # the encoders' common probe, on q's mean
             from genlab.metrics.probe import encoder_scores
 
-            results.update(encoder_scores(lambda x: self.encode(x.to(self.device))[0], data, seed=seed))
+            results.update(encoder_scores(lambda x: self.encode(x.to(self.device))[0], data, seed=seed,
+                                          max_examples=max_examples))
         return results
 
 
