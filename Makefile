@@ -31,9 +31,11 @@ demo: setup
 	$(VENV)/bin/genlab eval runs/demo --k 100 --max-examples 2000
 
 # Two test processes (pytest-xdist), one per core of this machine; every test uses one thread.
+# The tests that assert a speed run after them, one at a time, on a machine with nothing else to do.
 TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not timing"
+	$(PY) -m pytest -m timing
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

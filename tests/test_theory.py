@@ -127,6 +127,7 @@ def test_generator_loss_curves_shapes():
 # -- a trained 1-D discriminator -------------------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_trained_1d_discriminator_approaches_d_star():
     p_r, p_g = T.Mixture1D((-2.0, 1.5), (0.6, 0.8), (0.4, 0.6)), T.Mixture1D((0.5,), (1.2,))
     threads = torch.get_num_threads()

@@ -19,6 +19,7 @@ def parse(*argv) -> argparse.Namespace:
     return p.parse_args(["figures", *map(str, argv)])
 
 
+@pytest.mark.timing
 def test_quick_writes_every_figure_and_prints_the_paths(tmp_path, capsys):
     out = tmp_path / "new" / "dir"  # created when missing
     t0 = time.process_time()

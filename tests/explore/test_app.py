@@ -166,6 +166,7 @@ def test_walk_errors(client):
     assert getattr(image(animated), "n_frames", 1) > 2
 
 
+@pytest.mark.timing
 def test_a_64_image_grid_of_a_28px_model_is_fast(tmp_path):
     """The issue's target: a 64-image grid of a 28 x 28 model in under 100 ms on this machine."""
     import genlab

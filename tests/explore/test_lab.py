@@ -222,6 +222,7 @@ def test_set_changes_the_loss_on_the_same_weights(lab):
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 def test_the_default_session_streams_at_least_10_frames_a_second():
     """Measured in wall-clock time when the machine has a core to spare, and always per second of
     the process's CPU time (what the rate is on a core of its own: the machine may be shared)."""

@@ -27,6 +27,7 @@ SHORT = 5000
 SHORT_OVERRIDES = [f"lr_decay_start={SHORT // 5}", f"lr_decay_end={SHORT}"]
 
 
+@pytest.mark.timing
 def test_gan_recipe_captures_ring8_modes_quickly(tmp_path):
     data = load_data(DataConfig(name="ring8"))
     t0 = time.process_time()
@@ -39,10 +40,9 @@ def test_gan_recipe_captures_ring8_modes_quickly(tmp_path):
     # a third of the samples already within 3 std (0.03) of a centre (a G spread over the ring
     # would score about 0.03 / (2 pi / 16) = 8 %)
     assert r["hq"] > 0.25, r
-    # a guard against a slow hot path (a host sync or per-sample Python costs several times more),
-    # not the benchmark: 33 CPU seconds alone on a 2.0 GHz Xeon, 48 to 62 beside the other test
-    # worker (the two cores share caches and clock, so even CPU time grows)
-    assert elapsed < 100, elapsed
+    # CPU seconds, run alone (make test runs the timing tests after the others): 33 on a 2.0 GHz
+    # Xeon; beside another busy process even CPU time grows to 48-62 (shared caches and clock)
+    assert elapsed < 60, elapsed
 
 
 def test_recipe_defaults_and_plain_config():

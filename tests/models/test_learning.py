@@ -2,6 +2,7 @@
 
 import time
 
+import pytest
 import torch
 
 import genlab
@@ -9,6 +10,7 @@ from genlab.api import load_data
 from genlab.config import DataConfig
 
 
+@pytest.mark.timing
 def test_vae_test_elbo_on_digits_improves_by_a_margin(tmp_path):
     data = load_data(DataConfig(name="digits"))
     t0 = time.process_time()
