@@ -16,10 +16,12 @@ from typing import Any
 import torch
 
 from genlab.errors import CheckpointError, GenlabError
-from genlab.latent import find_direction, move, noise_dim, orthogonal
+from genlab.latent import find_direction, move, noise_dim, orthogonal, preserving
 
 FILE = "directions.json"
 CHUNK = 500  # images decoded and scored at a time
+PRESERVE_WEIGHT = 20.0  # chosen on one run (benchmarks/toonfaces/README.md)
+JACOBIAN_CODES = 1000
 
 
 def tagged_evaluator(model):
@@ -78,19 +80,29 @@ def scored_codes(model, net, n: int = 10_000, seed: int = 0) -> tuple[torch.Tens
 @torch.no_grad()
 def compute(model, net, attribute: str, *, n: int = 10_000, fraction: float = 0.1, seed: int = 0,
             orthogonal_to: tuple[str, ...] = (), known: dict | None = None,
-            scored: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
+            scored: tuple[torch.Tensor, torch.Tensor] | None = None, preserve: tuple[str, ...] = (),
+            preserve_weight: float = PRESERVE_WEIGHT, grams: dict[str, torch.Tensor] | None = None,
+            jacobian_codes: int = JACOBIAN_CODES) -> dict[str, Any]:
     """A direction for ``attribute``: ``n`` codes from the prior, scored by log p(attribute) of
     their images (or the codes and logits of ``scored_codes`` given as ``scored``); the SVM normal
     between the top and bottom ``fraction``; made orthogonal to the span of the directions of
     ``orthogonal_to``: tags with a direction in ``known``, or tag groups by name ("hair", "eyes"),
     each tag of the group with its direction found from the same codes; a tag's from ``known`` when
-    the run has it, else from the same codes. Returns its record for directions.json."""
+    the run has it, else from the same codes. With ``preserve`` (tags, groups, or "all" the others),
+    the direction is first pulled away from where those tags' evaluator scores change (``preserving``,
+    their Jacobian Gram matrices from ``jacobian_codes`` prior draws, or ``grams`` when given).
+    Returns its record for directions.json."""
     index = attribute_index(net, attribute)
     name = net.vocab.names[index]
     codes, logits = scored if scored is not None else scored_codes(model, net, n, seed)
     noise = codes[:, :noise_dim(model)]
     direction, svm_accuracy = find_direction(noise, _group_log_probs(logits, index, net.vocab), fraction=fraction,
                                              seed=seed)
+    preserved = _units(net, index, preserve) if preserve else {}
+    if preserved:
+        if grams is None:
+            grams = sensitivity(model, net, preserved, n=jacobian_codes, seed=seed)
+        direction = preserving(direction, torch.stack([grams[k] for k in preserved]), preserve_weight)
     kept, others = [], []
     for other in orthogonal_to:
         other_name, vectors = _condition(other, index, noise, logits, net, known or {}, fraction, seed)
@@ -103,7 +115,84 @@ def compute(model, net, attribute: str, *, n: int = 10_000, fraction: float = 0.
             raise GenlabError(f"the direction of {name!r} lies in the span of those of {', '.join(kept)}") from None
     return {"attribute": name, "vector": [round(float(v), 7) for v in direction], "space": "noise",
             "n_codes": len(codes), "fraction": fraction, "seed": seed, "svm_accuracy": svm_accuracy,
-            "orthogonal_to": kept, "evaluator": str(net.path)}
+            "orthogonal_to": kept, "preserve": list(preserved),
+            **({"preserve_weight": preserve_weight, "jacobian_codes": jacobian_codes} if preserved else {}),
+            "evaluator": str(net.path)}
+
+
+def _units(net, index: int, names: tuple[str, ...]) -> dict[str, Any]:
+    """What ``--preserve`` names, by name: a tag group (its ``TagGroup``) or a binary tag (its
+    index); "all" is every group and binary tag but the one tag ``index`` belongs to."""
+    vocab = net.vocab
+    own = next((g for g in vocab.groups if index in g.members), None)
+    every = {g.name: g for g in vocab.groups if g is not own}
+    every.update({vocab.names[i]: i for i in vocab.binary if i != index})
+    units: dict[str, Any] = {}
+    for name in names:
+        key = "all" if name.strip().lower() == "all" else _unit_name(net, name)
+        if key != "all" and key not in every:
+            raise GenlabError(f"an edit of {vocab.names[index]!r} cannot keep {key!r}: that is the tag or group it changes")
+        units.update(every if key == "all" else {key: every[key]})
+    return units
+
+
+def _unit_name(net, name: str) -> str:
+    """The tag group (by its name, or one of its tags) or binary tag ``name`` names."""
+    vocab = net.vocab
+    group = next((g for g in vocab.groups if g.name == name.strip().lower()), None)
+    if group is not None:
+        return group.name
+    try:
+        i = attribute_index(net, name)
+    except GenlabError:
+        groups = ", ".join(g.name for g in vocab.groups) or "none"
+        raise GenlabError(f"--preserve names a tag, a tag group ({groups}) or all; {name!r} is none of them") from None
+    return next((g.name for g in vocab.groups if i in g.members), vocab.names[i])
+
+
+def _unit_log_probs(logits: torch.Tensor, unit) -> torch.Tensor:
+    """(N, K) log-probabilities of a tag group's classes (its softmax, with the 'none' class of a
+    group that may be absent) or of a binary tag being on and off, from raw logits (N, T)."""
+    from genlab.models.conditions import _group_targets
+
+    if isinstance(unit, int):
+        x = logits[:, unit]
+        return torch.stack([torch.nn.functional.logsigmoid(x), torch.nn.functional.logsigmoid(-x)], 1)
+    z, _ = _group_targets(logits, torch.zeros_like(logits), unit)
+    return z.log_softmax(1)
+
+
+def _decode_with_graph(model, codes: torch.Tensor) -> torch.Tensor:
+    """``model.decode`` keeping the graph back to ``codes`` (a GAN's decode runs under no_grad)."""
+    decode = type(model).decode
+    with torch.enable_grad():
+        return getattr(decode, "__wrapped__", decode)(model, codes)
+
+
+def sensitivity(model, net, units: dict[str, Any], *, n: int = 1000, seed: int = 0,
+                chunk: int = 250) -> dict[str, torch.Tensor]:
+    """For each unit (a tag group or binary tag, see ``_units``), the Gram matrix (d, d) of the
+    Jacobian of its log-probabilities by the evaluator with respect to the noise (d values),
+    E_z[J(z)^T J(z)] over ``n`` prior draws: how much a move of the noise changes what the
+    evaluator reads of that unit, by direction. One backward pass per class of a unit."""
+    d = noise_dim(model)
+    grams = {k: torch.zeros(d, d, dtype=torch.float64) for k in units}
+    g = torch.Generator().manual_seed(seed + 7919)  # draws apart from those the SVM was fitted on
+    for start in range(0, n, chunk):
+        codes = model.prior(min(chunk, n - start), g)
+        noise = codes[:, :d].detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = net.logits(_decode_with_graph(model, torch.cat([noise, codes[:, d:]], 1)).float().cpu())
+            outs = [(k, _unit_log_probs(logits, unit)) for k, unit in units.items()]
+            last = sum(out.shape[1] for _, out in outs)
+            done = 0
+            for k, out in outs:
+                for c in range(out.shape[1]):
+                    done += 1
+                    (grad,) = torch.autograd.grad(out[:, c].sum(), noise, retain_graph=done < last)
+                    grad = grad.double().cpu()
+                    grams[k] += grad.T @ grad
+    return {k: v / n for k, v in grams.items()}
 
 
 def _condition(other: str, index: int, noise: torch.Tensor, logits: torch.Tensor, net, known: dict,

@@ -91,6 +91,23 @@ def orthogonal(direction: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
     return (d / d.norm()).to(direction.dtype)
 
 
+def preserving(direction: torch.Tensor, grams: torch.Tensor, weight: float) -> torch.Tensor:
+    """The unit direction nearest ``direction`` (d,) that moves less along what changes other
+    attributes: argmin_v |v - direction|^2 + weight * sum_k v^T G_k v / tr G_k
+    = (I + weight * sum_k G_k / tr G_k)^{-1} direction, renormalised. G_k (k, d, d) is attribute
+    k's Jacobian Gram matrix E_z[J_k(z)^T J_k(z)] (see genlab.directions.sensitivity), so v^T G_k v
+    is the expected squared first-order change of k along v; scaling by the trace weighs each
+    attribute alike. A soft form of the null-space projection of LowRankGAN (Zhu et al. 2021,
+    https://arxiv.org/abs/2106.04488), with a tag evaluator's Jacobian in place of the image's."""
+    if weight < 0:
+        raise ValueError(f"the preservation weight must be >= 0, got {weight}")
+    g = grams.reshape(-1, direction.numel(), direction.numel()).double()
+    trace = torch.diagonal(g, dim1=1, dim2=2).sum(1).clamp_min(1e-30).view(-1, 1, 1)
+    a = torch.eye(direction.numel(), dtype=torch.float64) + weight * (g / trace).sum(0)
+    v = torch.linalg.solve(a, direction.double())
+    return (v / v.norm()).to(direction.dtype)
+
+
 def move(codes: torch.Tensor, direction: torch.Tensor, strengths: torch.Tensor) -> torch.Tensor:
     """Codes (B, M) moved by each strength along the unit ``direction`` (d,) on their first d
     values (the noise; a condition after them is kept): (B, S, M)."""

@@ -88,3 +88,47 @@ def test_a_tag_without_a_saved_direction_is_kept_by_its_direction_found_from_the
     record = directions.compute(model, net, "smile", orthogonal_to=("red hair",), known=saved, scored=scored)
     kept = torch.tensor(record["vector"])
     assert abs(float(kept[2])) < 1e-6 and float(kept[1]) > 0.5
+
+
+def test_the_jacobian_gram_of_a_tag_matches_its_formula():
+    model, net = Identity(), HairReader()
+    units = directions._units(net, 0, ("smile",))
+    assert units == {"smile": 2}
+    gram = directions.sensitivity(model, net, units, n=600, seed=3, chunk=250)["smile"]
+    # the same draws as sensitivity's; logits s = 10 (x0 + x1): d log sigmoid(+-s) / dx = +-sigmoid(-+s) 10 (1, 1, 0, ...)
+    g = torch.Generator().manual_seed(3 + 7919)
+    x = torch.cat([model.prior(k, g) for k in (250, 250, 100)]).double()
+    s = 10 * (x[:, 0] + x[:, 1])
+    scale = float((100 * (torch.sigmoid(-s) ** 2 + torch.sigmoid(s) ** 2)).mean())
+    want = torch.zeros(8, 8, dtype=torch.float64)
+    want[:2, :2] = scale
+    assert torch.allclose(gram, want, rtol=1e-4, atol=1e-8)
+
+
+def test_a_direction_that_preserves_a_tag_group_leaves_it_more_alone_the_harder_it_pulls():
+    model, net = Identity(), HairReader()
+    scored = directions.scored_codes(model, net, 4000, seed=0)
+    plain = torch.tensor(directions.compute(model, net, "smile", scored=scored)["vector"])
+    grams = directions.sensitivity(model, net, directions._units(net, 2, ("all",)), n=500)
+    hair_kept, along_hair = [], []
+    for weight in (0.0, 20.0, 1000.0):
+        record = directions.compute(model, net, "smile", scored=scored, preserve=("all",), preserve_weight=weight,
+                                    grams=grams)
+        kept = torch.tensor(record["vector"])
+        assert record["preserve"] == ["hair"] and record["preserve_weight"] == weight
+        assert float(kept.norm()) == pytest.approx(1, abs=1e-5)
+        s = directions.edit_scores(model, net, "smile", kept, n=2000)
+        assert s["flip_rate"] > 0.93
+        hair_kept.append(s["preserved"]["hair"])
+        along_hair.append(float(kept[1:3].norm()))
+    # weight 0 is the SVM's normal (1, 1, 0, ...) / sqrt 2; hair is read along code[1] and code[2], so
+    # the harder the pull, the less of the move is there, towards code[0] alone (the orthogonal answer)
+    assert torch.allclose(torch.tensor(directions.compute(model, net, "smile", scored=scored, preserve=("hair",),
+                                                          preserve_weight=0.0, grams=grams)["vector"]), plain)
+    assert along_hair[0] > 0.6 > along_hair[1] > along_hair[2] and along_hair[2] < 0.005
+    assert hair_kept[0] < 0.8 < hair_kept[1] < hair_kept[2] and hair_kept[2] > 0.99
+    for name, message in (("smile", "the tag or group it changes"), ("hat", "none of them")):
+        with pytest.raises(GenlabError, match=message):
+            directions.compute(model, net, "smile", scored=scored, preserve=(name,))
+    with pytest.raises(GenlabError, match="the tag or group it changes"):  # a tag of its own group names the group
+        directions.compute(model, net, "red hair", scored=scored, preserve=("blue hair",))

@@ -83,3 +83,19 @@ def test_orthogonal_directions_and_moves():
     moved = move(codes, d, torch.tensor([-2.0, 0.0, 3.0]))
     assert moved.shape == (2, 3, 5)
     assert torch.equal(moved[0, :, 1], torch.tensor([-2.0, 0.0, 3.0])) and (moved[..., 3:] == 1).all()
+
+
+def test_preserving_shrinks_the_moves_that_change_the_others_by_their_weight():
+    from genlab.latent import preserving
+
+    n = torch.tensor([1.0, 1.0, 0.0]) / 2**0.5
+    e1 = torch.tensor([1.0, 0.0, 0.0])
+    gram = 5 * torch.outer(e1, e1)  # a tag read along e1 alone: its trace-scaled Gram is e1 e1^T
+    for w in (0.0, 1.0, 9.0):  # (I + w e1 e1^T)^{-1} n = (1 / (1 + w), 1, 0) / sqrt 2
+        want = torch.tensor([1 / (1 + w), 1.0, 0.0])
+        assert torch.allclose(preserving(n, gram, w), want / want.norm(), atol=1e-6)
+    two = torch.stack([gram, 0.01 * torch.outer(n, n)])  # each tag weighs alike, whatever its scale
+    v = preserving(torch.tensor([0.0, 0.0, 1.0]), two, 3.0)
+    assert torch.allclose(v, torch.tensor([0.0, 0.0, 1.0]), atol=1e-6)  # a move neither reads stays
+    with pytest.raises(ValueError, match=">= 0"):
+        preserving(n, gram, -1.0)

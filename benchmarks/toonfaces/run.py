@@ -15,9 +15,10 @@ Protocol:
     colour, eye colour, ribbon, each binary tag) of samples asked for the tags of --n-samples test
     faces, beside the evaluator's agreement with the real test faces;
   - directions (the unconditional run of each seed): for each of --attributes, an InterFaceGAN
-    direction from 10,000 scored samples, and the same made orthogonal to every hair and eye colour's
-    direction (of the groups it is not in); flip rate and preservation at strength 3 on 1,000 draws,
-    beside those of a random unit direction;
+    direction from 10,000 scored samples, the same made orthogonal to every hair and eye colour's
+    direction (of the groups it is not in), and the same pulled away from where every other tag and
+    group's evaluator scores change (--preserve all, their Jacobian over 1,000 draws, weight 20);
+    flip rate and preservation at strength 3 on 1,000 draws, beside those of a random unit direction;
   - mean +- sample std over seeds 0, 1, 2 (evaluation seed 0), minutes of training on this machine.
 
     python benchmarks/toonfaces/run.py --jobs 2 --threads 1   # every row, 3 seeds
@@ -58,7 +59,9 @@ ATTRIBUTES = ("smile", "glasses", "blonde hair", "twintails")
 SCORES = ("fid", "kid", "precision", "recall")
 GROUPS = ("hair", "eyes", "ribbon", "glasses", "smile", "blush")
 DIRECTION_SCORES = ("flip_rate", "preservation", "orthogonal_flip_rate", "orthogonal_preservation",
-                    "random_flip_rate", "random_preservation", "svm_accuracy")
+                    "preserving_flip_rate", "preserving_preservation", "random_flip_rate", "random_preservation",
+                    "svm_accuracy")
+PRESERVED = ("preserved", "orthogonal_preserved", "preserving_preserved", "random_preserved")
 KEEP = ("hair", "eyes")  # an edit's direction is also made orthogonal to these tag groups' (InterFaceGAN 3.4)
 
 
@@ -122,6 +125,8 @@ def score(model, n: int = 2000, attributes=ATTRIBUTES, direction_codes: int = 10
     net = directions.tagged_evaluator(model)
     scored = directions.scored_codes(model, net, direction_codes, seed=0)  # one set of scored codes for all
     groups = {g.name: g for g in net.vocab.groups}
+    every = {**groups, **{net.vocab.names[i]: i for i in net.vocab.binary}}
+    grams = directions.sensitivity(model, net, every, n=directions.JACOBIAN_CODES, seed=0)  # shared by all
     found = {}
     for attribute in attributes:
         rec = directions.compute(model, net, attribute, scored=scored)
@@ -133,11 +138,16 @@ def score(model, n: int = 2000, attributes=ATTRIBUTES, direction_codes: int = 10
         s = directions.edit_scores(model, net, attribute, torch.tensor(kept["vector"]), n=edit_n, seed=0)
         found[rec["attribute"]].update(orthogonal_to=keep, orthogonal_flip_rate=s["flip_rate"],
                                        orthogonal_preservation=s["preservation"], orthogonal_preserved=s["preserved"])
+        soft = directions.compute(model, net, attribute, scored=scored, preserve=("all",), grams=grams)
+        s = directions.edit_scores(model, net, attribute, torch.tensor(soft["vector"]), n=edit_n, seed=0)
+        found[rec["attribute"]].update(preserve_weight=soft["preserve_weight"], preserving_flip_rate=s["flip_rate"],
+                                       preserving_preservation=s["preservation"], preserving_preserved=s["preserved"])
         if picture_dir and attribute == attributes[0]:
-            x = directions.edit_grid(model, v, torch.linspace(-3, 3, 7), 8, seed=0)
-            path = picture_dir / f"edit-{slug(attribute)}.png"
-            save_grid(x, path, nrow=7, scale=2)
-            record["pictures"].append(path.name)
+            for suffix, vector in (("", v), ("-preserving", torch.tensor(soft["vector"]))):
+                x = directions.edit_grid(model, vector, torch.linspace(-3, 3, 7), 8, seed=0)
+                path = picture_dir / f"edit-{slug(attribute)}{suffix}.png"
+                save_grid(x, path, nrow=7, scale=2)
+                record["pictures"].append(path.name)
     record["directions"] = found
     return record
 
@@ -300,7 +310,7 @@ def aggregate(runs: list[dict]) -> list[dict]:
         if rs[0].get("directions"):
             out["directions"] = {a: {**{k: _mean_std([r["directions"][a].get(k) for r in rs]) for k in DIRECTION_SCORES},
                                      **{key: _per_group([r["directions"][a].get(key) for r in rs])
-                                        for key in ("preserved", "orthogonal_preserved", "random_preserved")}}
+                                        for key in PRESERVED}}
                                  for a in rs[0]["directions"]}
         rows.append(out)
     return rows
@@ -344,8 +354,9 @@ def markdown(rows: list[dict]) -> str:
         head.append("| real test faces (the evaluator) | | | | | | " + " | ".join(_pm(real.get(k), 3, 1) for k in GROUPS)
                     + " | | |")
     edits = ["| attribute | flip rate at strength 3 | other tags kept | orthogonal to hair and eye colour: flip rate "
-             "| its other tags kept | a random direction: flip rate | its other tags kept | SVM held-out accuracy | seeds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| its other tags kept | preserving every other tag: flip rate | its other tags kept "
+             "| a random direction: flip rate | its other tags kept | SVM held-out accuracy | seeds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for a, d in (r.get("directions") or {}).items():
             k = len(r["seeds"])
@@ -357,8 +368,8 @@ def markdown(rows: list[dict]) -> str:
         rows_of = {m: [row for row, mm in machines.items() if mm == m] for m in dict.fromkeys(machines.values())}
         head.append("\nThe timed runs trained on: " + "; ".join(f"{m} ({', '.join(rs)})" for m, rs in rows_of.items()) + ".")
     return ("\n".join(head) + "\n\nDirections on the unconditional run:\n\n" + "\n".join(edits)
-            + "\n\nOther tags kept, by group (the direction / made orthogonal to hair and eye colour / a random "
-              "direction; mean over seeds):\n\n" + _kept(rows))
+            + "\n\nOther tags kept, by group (the direction / made orthogonal to hair and eye colour / preserving "
+              "every other tag / a random direction; mean over seeds):\n\n" + _kept(rows))
 
 
 def _kept(rows: list[dict]) -> str:
@@ -367,7 +378,7 @@ def _kept(rows: list[dict]) -> str:
     lines = ["| attribute | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
     for a, d in found.items():
         cells = [" / ".join(f"{(d.get(key) or {})[g][0]:.2f}" if g in (d.get(key) or {}) else "—"
-                            for key in ("preserved", "orthogonal_preserved", "random_preserved"))
+                            for key in PRESERVED)
                  if g in d["preserved"] else "" for g in groups]
         lines.append(f"| {a} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from pathlib import Path
 
@@ -24,6 +25,13 @@ def add_parsers(subparsers, device_help: str, threads_help: str) -> None:
     d.add_argument("--orthogonal-to", action="append", default=[], metavar="TAG|GROUP",
                    help="keep another attribute: remove the component along its direction (the run's, else "
                         "found here), or along each tag's of a tag group such as hair or eyes; repeatable")
+    d.add_argument("--preserve", action="append", default=[], metavar="TAG|GROUP|all",
+                   help="keep other attributes softly: pull the direction away from where the evaluator's "
+                        "scores of these tags or groups change (their Jacobian), 'all' for every other; repeatable")
+    d.add_argument("--preserve-weight", type=float, default=None,
+                   help="how hard --preserve pulls: 0 not at all (default 20)")
+    d.add_argument("--jacobian-codes", type=codes_int, default=None,
+                   help="prior draws that --preserve's Jacobians average over (default 1,000)")
     d.add_argument("--n", type=codes_int, default=10_000, help="samples drawn and scored (default 10,000)")
     d.add_argument("--fraction", type=float, default=0.1,
                    help="the SVM separates the top and bottom FRACTION of scores (default 0.1)")
@@ -51,17 +59,34 @@ def run_directions(args: argparse.Namespace) -> int:
 
     if not 0 < args.fraction <= 0.5:
         raise GenlabError(f"--fraction must be in (0, 0.5], got {args.fraction}")
+    if not args.preserve and (args.preserve_weight is not None or args.jacobian_codes is not None):
+        raise GenlabError("--preserve-weight and --jacobian-codes set how --preserve works; give --preserve too")
+    weight = directions.PRESERVE_WEIGHT if args.preserve_weight is None else args.preserve_weight
+    if not (math.isfinite(weight) and weight >= 0):
+        raise GenlabError(f"--preserve-weight must be a number >= 0, got {args.preserve_weight}")
     set_threads(args.threads)
     model = genlab.load(args.run_dir, device=args.device)
     net = directions.tagged_evaluator(model)
     records = directions.read(model.run_dir)
     record = directions.compute(model, net, args.attribute, n=args.n, fraction=args.fraction, seed=args.seed,
-                                orthogonal_to=tuple(args.orthogonal_to), known=records)
+                                orthogonal_to=tuple(args.orthogonal_to), known=records,
+                                preserve=tuple(args.preserve), preserve_weight=weight,
+                                jacobian_codes=args.jacobian_codes or directions.JACOBIAN_CODES)
     records[record["attribute"]] = record
     path = directions.write(model.run_dir, records)
     print(f"direction of {record['attribute']!r}: SVM held-out accuracy {record['svm_accuracy']:.3f} "
-          f"({args.n:,} samples, top and bottom {args.fraction:g}); saved in {path}")
+          f"({args.n:,} samples, top and bottom {args.fraction:g}){_kept(record, net)}; saved in {path}")
     return 0
+
+
+def _kept(record: dict, net) -> str:
+    """What a direction was made to keep, in words."""
+    preserve = record.get("preserve") or []
+    if not preserve:
+        return ""
+    groups = sum(1 for k in preserve if k in {g.name for g in net.vocab.groups})
+    return (f", keeping {groups} tag groups and {len(preserve) - groups} tags (their Jacobian over "
+            f"{record['jacobian_codes']:,} draws, weight {record['preserve_weight']:g})")
 
 
 def run_edit(args: argparse.Namespace) -> int:

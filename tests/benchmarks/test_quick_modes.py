@@ -122,6 +122,9 @@ def test_toonfaces_quick(tmp_path):
             smile, blonde = r["directions"]["smile"], r["directions"]["blonde hair"]
             assert smile["orthogonal_to"] == ["hair", "eyes"] and blonde["orthogonal_to"] == ["eyes"]
             assert "hair" not in blonde["orthogonal_preserved"] and 0 <= smile["orthogonal_preservation"] <= 1
+            assert smile["preserve_weight"] == 20 and 0 <= smile["preserving_flip_rate"] <= 1
+            assert "hair" not in blonde["preserving_preserved"] and "smile" in blonde["preserving_preserved"]
+            assert {"edit-smile.png", "edit-smile-preserving.png"} <= set(r["pictures"])
         else:
             assert {"hair", "eyes", "smile"} <= set(r["tag_accuracy"]) and r["tag_accuracy_real"]["hair"] > 0.2
         assert all((tmp_path / p).is_file() for p in r["pictures"])

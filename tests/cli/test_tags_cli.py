@@ -112,9 +112,32 @@ def test_directions_need_a_tagged_run_and_a_known_attribute(run, tmp_path, capsy
     assert ((run / "directions.json").read_bytes() if (run / "directions.json").exists() else None) == before
 
 
+def test_directions_that_preserve_the_other_tags(run, tmp_path, capsys):
+    assert main(["directions", str(run), "--attribute", "glasses", "--preserve", "all", "--preserve-weight", "50",
+                 "--jacobian-codes", "100", "--n", "200"]) == 0
+    record = json.loads((run / "directions.json").read_text())["glasses"]
+    assert {"hair", "eyes", "ribbon", "smile"} <= set(record["preserve"]) and "glasses" not in record["preserve"]
+    assert "keeping 3 tag groups and" in capsys.readouterr().out
+    assert record["preserve_weight"] == 50 and record["jacobian_codes"] == 100 and len(record["vector"]) == 8
+    before = (run / "directions.json").read_bytes()
+    for extra, message in ((["--preserve-weight", "5"], "give --preserve too"),
+                           (["--jacobian-codes", "100"], "give --preserve too"),
+                           (["--preserve", "all", "--preserve-weight", "-1"], "a number >= 0"),
+                           (["--preserve", "all", "--preserve-weight", "nan"], "a number >= 0"),
+                           (["--preserve", "sunglasses"], "none of them"),
+                           (["--preserve", "glasses"], "the tag or group it changes")):
+        assert main(["directions", str(run), "--attribute", "glasses", "--n", "200", *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and message in err and "Traceback" not in err
+    assert (run / "directions.json").read_bytes() == before
+
+
 def test_directions_work_in_a_vae_code_too(tagged, monkeypatch, tmp_path):
     monkeypatch.setenv("GENLAB_CACHE", str(tagged["cache"]))
     vae = tagged["vae"]
     assert main(["directions", str(vae), "--attribute", "glasses", "--n", "200"]) == 0
     assert len(json.loads((vae / "directions.json").read_text())["glasses"]["vector"]) == 5
+    assert main(["directions", str(vae), "--attribute", "smile", "--preserve", "hair", "--jacobian-codes", "100",
+                 "--n", "200"]) == 0  # the Jacobian through a VAE's decoder
+    assert json.loads((vae / "directions.json").read_text())["smile"]["preserve"] == ["hair"]
     assert main(["edit", str(vae), "--attribute", "glasses", "--n", "2", "--out", str(tmp_path / "v.png")]) == 0
