@@ -225,10 +225,12 @@ def _prompt_grid(model, path: Path) -> str:
     return path.name
 
 
-def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int = 10_000) -> str:
+def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int = 10_000,
+                        weights=(10.0, 20.0, 30.0)) -> str:
     """Each attribute's direction as found, and made orthogonal to: the hair and eye colours (the
-    protocol's), every other tag but those colours, every other tag and group; flip rate and other tags
-    kept at strength 3 (markdown)."""
+    protocol's), every other tag but those colours, every other tag and group; then pulled away from
+    where every other tag's scores change (--preserve all) at each of ``weights``; flip rate and other
+    tags kept at strength 3 (markdown)."""
     import torch
 
     import genlab
@@ -239,6 +241,8 @@ def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int
     net = directions.tagged_evaluator(model)
     scored = directions.scored_codes(model, net, codes, seed=0)
     vocab = net.vocab
+    every = {**{g.name: g for g in vocab.groups}, **{vocab.names[i]: i for i in vocab.binary}}
+    grams = directions.sensitivity(model, net, every, n=directions.JACOBIAN_CODES, seed=0)
     lines = ["| attribute | made orthogonal to | flip rate | other tags kept | eyes kept | hair kept |",
              "|---|---|---|---|---|---|"]
     for attribute in attributes:
@@ -248,12 +252,15 @@ def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int
         others = [g.name for g in vocab.groups if g is not own]
         others += [vocab.names[i] for i in range(len(vocab.names)) if i not in grouped and i != index]
         colours = [k for k in KEEP if k in others]
-        variants = {"nothing": [], "hair and eye colour": colours,
-                    "every other tag but the colours": [o for o in others if o not in KEEP],
-                    "every other tag": others}
-        for label, orthogonal_to in variants.items():
+        variants = {"nothing": ([], ()), "hair and eye colour": (colours, ()),
+                    "every other tag but the colours": ([o for o in others if o not in KEEP], ()),
+                    "every other tag": (others, ())}
+        variants.update({f"none; every other tag kept by its Jacobian, weight {w:g}": ([], (w,)) for w in weights})
+        for label, (orthogonal_to, weight) in variants.items():
+            soft = {"preserve": ("all",), "preserve_weight": weight[0], "grams": grams} if weight else {}
             try:
-                rec = directions.compute(model, net, attribute, scored=scored, orthogonal_to=tuple(orthogonal_to))
+                rec = directions.compute(model, net, attribute, scored=scored, orthogonal_to=tuple(orthogonal_to),
+                                         **soft)
             except GenlabError:  # a latent too small for that many directions
                 lines.append(f"| {attribute} | {label} | in their span | | | |")
                 continue
@@ -403,10 +410,13 @@ def main() -> None:
     p.add_argument("--confusion", metavar="RUN", help="only this: a tag-conditioned run's confusion in --group")
     p.add_argument("--group", default="eyes", help="the tag group of --confusion (default eyes)")
     p.add_argument("--orthogonal", metavar="RUN",
-                   help="only this: an unconditional run's directions made orthogonal to more and more tags")
+                   help="only this: an unconditional run's directions made orthogonal to more and more tags, "
+                        "then kept by the other tags' Jacobian at each of --weights")
+    p.add_argument("--weights", nargs="+", type=float, default=[10.0, 20.0, 30.0],
+                   help="the preservation weights of --orthogonal (default 10 20 30)")
     args = p.parse_args()
     if args.orthogonal:
-        print(orthogonal_variants(args.orthogonal, args.attributes))
+        print(orthogonal_variants(args.orthogonal, args.attributes, weights=args.weights))
         return
     if args.confusion:
         print(confusion(args.confusion, args.group, n=200))

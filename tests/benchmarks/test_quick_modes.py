@@ -149,15 +149,18 @@ def test_toonfaces_quick(tmp_path):
                             "--adopt", "cgan (projection)", "0", str(kept.run_dir)], capture_output=True, text=True)
     assert wrong.returncode != 0 and "cannot stand for it" in wrong.stderr
     # the directions of a run made orthogonal to more and more tags: four variants an attribute
-    table = subprocess.run([*base[:2], "--orthogonal", str(kept.run_dir), "--attributes", "smile", "blonde hair"],
-                           check=True, capture_output=True, text=True).stdout.strip().splitlines()[2:]
+    table = subprocess.run([*base[:2], "--orthogonal", str(kept.run_dir), "--attributes", "smile", "blonde hair",
+                            "--weights", "0", "20"], check=True, capture_output=True, text=True).stdout.strip().splitlines()[2:]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table]
-    assert [(r[0], r[1]) for r in rows[:4]] == [("smile", "nothing"), ("smile", "hair and eye colour"),
+    assert [(r[0], r[1]) for r in rows[:6]] == [("smile", "nothing"), ("smile", "hair and eye colour"),
                                                 ("smile", "every other tag but the colours"),
-                                                ("smile", "every other tag")] and len(rows) == 8
-    assert all(0 <= float(r[2]) <= 1 and 0 <= float(r[3]) <= 1 for r in rows[:2] + rows[4:6])
+                                                ("smile", "every other tag"),
+                                                ("smile", "none; every other tag kept by its Jacobian, weight 0"),
+                                                ("smile", "none; every other tag kept by its Jacobian, weight 20")]
+    assert len(rows) == 12 and rows[4][2:] == rows[0][2:]  # weight 0 is the direction as found
+    assert all(0 <= float(r[2]) <= 1 and 0 <= float(r[3]) <= 1 for r in rows[:2] + rows[4:8] + rows[10:])
     assert rows[3][2] == "in their span"  # 32 latent values cannot leave room beyond 30-odd tag directions
-    assert rows[4][5] == "nan"  # blonde hair's own group, hair, is not among the other tags kept
+    assert rows[6][5] == "nan"  # blonde hair's own group, hair, is not among the other tags kept
 
 
 @pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")
