@@ -120,13 +120,18 @@ def compute(model, net, attribute: str, *, n: int = 10_000, fraction: float = 0.
             "evaluator": str(net.path)}
 
 
+def tag_units(vocab) -> dict[str, Any]:
+    """Every tag group (name -> its ``TagGroup``) and binary tag (name -> its index) of a vocabulary:
+    what an edit can keep or change, and what ``sensitivity`` reads."""
+    return {**{g.name: g for g in vocab.groups}, **{vocab.names[i]: i for i in vocab.binary}}
+
+
 def _units(net, index: int, names: tuple[str, ...]) -> dict[str, Any]:
-    """What ``--preserve`` names, by name: a tag group (its ``TagGroup``) or a binary tag (its
-    index); "all" is every group and binary tag but the one tag ``index`` belongs to."""
+    """What ``--preserve`` names, by name (see ``tag_units``); "all" is every group and binary
+    tag but the one tag ``index`` belongs to."""
     vocab = net.vocab
-    own = next((g for g in vocab.groups if index in g.members), None)
-    every = {g.name: g for g in vocab.groups if g is not own}
-    every.update({vocab.names[i]: i for i in vocab.binary if i != index})
+    own = next((g.name for g in vocab.groups if index in g.members), vocab.names[index])
+    every = {k: unit for k, unit in tag_units(vocab).items() if k != own}
     units: dict[str, Any] = {}
     for name in names:
         key = "all" if name.strip().lower() == "all" else _unit_name(net, name)
@@ -171,7 +176,7 @@ def _decode_with_graph(model, codes: torch.Tensor) -> torch.Tensor:
 
 def sensitivity(model, net, units: dict[str, Any], *, n: int = 1000, seed: int = 0,
                 chunk: int = 250) -> dict[str, torch.Tensor]:
-    """For each unit (a tag group or binary tag, see ``_units``), the Gram matrix (d, d) of the
+    """For each unit (a tag group or binary tag, see ``tag_units``), the Gram matrix (d, d) of the
     Jacobian of its log-probabilities by the evaluator with respect to the noise (d values),
     E_z[J(z)^T J(z)] over ``n`` prior draws: how much a move of the noise changes what the
     evaluator reads of that unit, by direction. One backward pass per class of a unit."""

@@ -125,8 +125,8 @@ def score(model, n: int = 2000, attributes=ATTRIBUTES, direction_codes: int = 10
     net = directions.tagged_evaluator(model)
     scored = directions.scored_codes(model, net, direction_codes, seed=0)  # one set of scored codes for all
     groups = {g.name: g for g in net.vocab.groups}
-    every = {**groups, **{net.vocab.names[i]: i for i in net.vocab.binary}}
-    grams = directions.sensitivity(model, net, every, n=directions.JACOBIAN_CODES, seed=0)  # shared by all
+    grams = directions.sensitivity(model, net, directions.tag_units(net.vocab), n=directions.JACOBIAN_CODES,
+                                   seed=0)  # shared by all attributes
     found = {}
     for attribute in attributes:
         rec = directions.compute(model, net, attribute, scored=scored)
@@ -241,8 +241,7 @@ def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int
     net = directions.tagged_evaluator(model)
     scored = directions.scored_codes(model, net, codes, seed=0)
     vocab = net.vocab
-    every = {**{g.name: g for g in vocab.groups}, **{vocab.names[i]: i for i in vocab.binary}}
-    grams = directions.sensitivity(model, net, every, n=directions.JACOBIAN_CODES, seed=0)
+    grams = directions.sensitivity(model, net, directions.tag_units(vocab), n=directions.JACOBIAN_CODES, seed=0)
     lines = ["| attribute | made orthogonal to | flip rate | other tags kept | eyes kept | hair kept |",
              "|---|---|---|---|---|---|"]
     for attribute in attributes:
