@@ -89,7 +89,7 @@ def run_one(job: dict) -> dict:
     t0 = time.perf_counter()
     pictures = Path(job["picture_dir"]) if job["seed"] == 0 and job.get("picture_dir") else None
     scores = score(model, job["n_samples"], job["attributes"], job["direction_codes"], job["edit_n"],
-                   pictures, slug(job["row"]))
+                   pictures, slug(job["row"]), job.get("jacobian_codes"))
     eval_s = time.perf_counter() - t0
     if not job.get("keep") and not job.get("adopt"):
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -100,7 +100,7 @@ def run_one(job: dict) -> dict:
 
 
 def score(model, n: int = 2000, attributes=ATTRIBUTES, direction_codes: int = 10_000, edit_n: int = 1000,
-          picture_dir: Path | None = None, name: str = "") -> dict:
+          picture_dir: Path | None = None, name: str = "", jacobian_codes: int | None = None) -> dict:
     """The protocol's scores of one trained model: FID, KID, precision, recall of ``n`` samples; tag
     accuracy (a tag-conditioned model) or the directions of ``attributes`` (an unconditional one)."""
     import torch
@@ -125,8 +125,8 @@ def score(model, n: int = 2000, attributes=ATTRIBUTES, direction_codes: int = 10
     net = directions.tagged_evaluator(model)
     scored = directions.scored_codes(model, net, direction_codes, seed=0)  # one set of scored codes for all
     groups = {g.name: g for g in net.vocab.groups}
-    grams = directions.sensitivity(model, net, directions.tag_units(net.vocab), n=directions.JACOBIAN_CODES,
-                                   seed=0)  # shared by all attributes
+    grams = directions.sensitivity(model, net, directions.tag_units(net.vocab),
+                                   n=jacobian_codes or directions.JACOBIAN_CODES, seed=0)  # shared by all attributes
     found = {}
     for attribute in attributes:
         rec = directions.compute(model, net, attribute, scored=scored)
@@ -226,7 +226,7 @@ def _prompt_grid(model, path: Path) -> str:
 
 
 def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int = 10_000,
-                        weights=(10.0, 20.0, 30.0)) -> str:
+                        weights=(10.0, 20.0, 30.0), jacobian_codes: int | None = None) -> str:
     """Each attribute's direction as found, and made orthogonal to: the hair and eye colours (the
     protocol's), every other tag but those colours, every other tag and group; then pulled away from
     where every other tag's scores change (--preserve all) at each of ``weights``; flip rate and other
@@ -241,7 +241,8 @@ def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int
     net = directions.tagged_evaluator(model)
     scored = directions.scored_codes(model, net, codes, seed=0)
     vocab = net.vocab
-    grams = directions.sensitivity(model, net, directions.tag_units(vocab), n=directions.JACOBIAN_CODES, seed=0)
+    grams = directions.sensitivity(model, net, directions.tag_units(vocab),
+                                   n=jacobian_codes or directions.JACOBIAN_CODES, seed=0)
     lines = ["| attribute | made orthogonal to | flip rate | other tags kept | eyes kept | hair kept |",
              "|---|---|---|---|---|---|"]
     for attribute in attributes:
@@ -267,6 +268,73 @@ def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int
             kept = s["preserved"]
             lines.append(f"| {attribute} | {label} | {s['flip_rate']:.3f} | {s['preservation']:.3f} | "
                          f"{kept.get('eyes', float('nan')):.2f} | {kept.get('hair', float('nan')):.2f} |")
+    return "\n".join(lines)
+
+
+def every_tag_one(job: dict) -> dict:
+    """Every tag of one unconditional run's vocabulary as the attribute: the direction as found and
+    the one kept by every other tag's Jacobian (weight ``job["weight"]``), flip rate and other tags
+    kept at strength 3, beside a random direction's."""
+    import torch
+
+    import genlab
+    from genlab import directions
+    from genlab.errors import GenlabError
+
+    t0 = time.perf_counter()
+    model = genlab.load(job["run"])
+    net = directions.tagged_evaluator(model)
+    scored = directions.scored_codes(model, net, job["codes"], seed=0)
+    grams = directions.sensitivity(model, net, directions.tag_units(net.vocab), n=job["jacobian_codes"], seed=0)
+    found = {}
+    for tag in net.vocab.names:
+        try:
+            plain = directions.compute(model, net, tag, scored=scored)
+            kept = directions.compute(model, net, tag, scored=scored, preserve=("all",), grams=grams,
+                                      preserve_weight=job["weight"])
+        except GenlabError as e:  # e.g. a tag the model never draws: no codes to tell apart
+            found[tag] = {"error": str(e)}
+            continue
+        a = directions.edit_scores(model, net, tag, torch.tensor(plain["vector"]), n=job["edit_n"], seed=0)
+        b = directions.edit_scores(model, net, tag, torch.tensor(kept["vector"]), n=job["edit_n"], seed=0)
+        found[tag] = {"svm_accuracy": plain["svm_accuracy"], "had_attribute": a["had_attribute"],
+                      **{k: a[k] for k in ("flip_rate", "preservation", "random_flip_rate", "random_preservation")},
+                      "preserving_flip_rate": b["flip_rate"], "preserving_preservation": b["preservation"],
+                      "preserving_preserved": b["preserved"]}
+    return {"run": job["run"], "seed": model.run_config.train.seed, "steps": model.step, "weight": job["weight"],
+            "codes": job["codes"], "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
+            "tags": found, "seconds": round(time.perf_counter() - t0, 1), "machine": _machine(),
+            "threads": torch.get_num_threads()}
+
+
+def met(flip: float, kept: float) -> bool:
+    """The issue's target for a direction at strength 3: flipped at least 0.80, other tags kept 0.90."""
+    return flip >= 0.80 and kept >= 0.90
+
+
+def every_tag_markdown(runs: list[dict]) -> str:
+    """Per tag: mean ± std over the runs of flip rate and other tags kept, as found and kept by the
+    Jacobian, and at how many seeds the kept one meets the target."""
+    runs = sorted(runs, key=lambda r: r["seed"])
+    k = len(runs)
+    lines = ["| attribute | had it (of 1,000) | as found: flip rate | its other tags kept | kept by the Jacobian: "
+             "flip rate | its other tags kept | target met (seeds) | a random direction: flip rate | its other "
+             "tags kept |", "|---|---|---|---|---|---|---|---|---|"]
+    for tag in runs[0]["tags"]:
+        rs = [r["tags"][tag] for r in runs]
+        if any("error" in r for r in rs):
+            lines.append(f"| {tag} | " + "; ".join(sorted({r['error'] for r in rs if 'error' in r})) + " |||||||| ")
+            continue
+        cell = {key: _mean_std([r[key] for r in rs]) for key in (
+            "had_attribute", "flip_rate", "preservation", "preserving_flip_rate", "preserving_preservation",
+            "random_flip_rate", "random_preservation")}
+        hits = sum(met(r["preserving_flip_rate"], r["preserving_preservation"]) for r in rs)
+        mean = met(cell["preserving_flip_rate"][0], cell["preserving_preservation"][0])
+        lines.append(f"| {tag} | {cell['had_attribute'][0]:.0f} | "
+                     + " | ".join(_pm(cell[key], 3, k) for key in ("flip_rate", "preservation", "preserving_flip_rate",
+                                                                     "preserving_preservation"))
+                     + f" | {hits} of {k}{' (mean: met)' if mean else ''} | "
+                     + " | ".join(_pm(cell[key], 3, k) for key in ("random_flip_rate", "random_preservation")) + " |")
     return "\n".join(lines)
 
 
@@ -413,9 +481,16 @@ def main() -> None:
                         "then kept by the other tags' Jacobian at each of --weights")
     p.add_argument("--weights", nargs="+", type=float, default=[10.0, 20.0, 30.0],
                    help="the preservation weights of --orthogonal (default 10 20 30)")
+    p.add_argument("--every-tag", nargs="+", metavar="RUN",
+                   help="only this: every tag of these unconditional runs as the attribute (every-tag.json)")
     args = p.parse_args()
+    codes, jacobian_codes, edit_n = (200, 40, 40) if args.quick else (10_000, None, 1000)
     if args.orthogonal:
-        print(orthogonal_variants(args.orthogonal, args.attributes, weights=args.weights))
+        print(orthogonal_variants(args.orthogonal, args.attributes, weights=args.weights, codes=codes,
+                                  edit_n=edit_n, jacobian_codes=jacobian_codes))
+        return
+    if args.every_tag:
+        every_tag(args, codes, jacobian_codes, edit_n)
         return
     if args.confusion:
         print(confusion(args.confusion, args.group, n=200))
@@ -425,10 +500,10 @@ def main() -> None:
 
         print(json.dumps(score(genlab.load(args.score), args.n_samples, args.attributes), indent=1))
         return
-    data, extra, train, codes, edit_n = "toonfaces", [], {}, 10_000, 1000
+    data, extra, train = "toonfaces", [], {}
     if args.quick:
         data = _quick_data(Path(args.run_dir))
-        args.seeds, args.n_samples, codes, edit_n = 1, 40, 200, 40
+        args.seeds, args.n_samples = 1, 40
         extra = ["ngf=4", "ndf=4", "z_dim=32"]  # room for the 22 colour directions
         train = {"steps": 4, "batch_size": 16, "image_size": 16, "min_tag_count": 1}
     out = Path(args.out) if args.out else (HERE / "results.json" if not args.quick else
@@ -439,6 +514,7 @@ def main() -> None:
     done = {(r["row"], r["seed"]) for r in old}
     jobs = [{"row": row, "seed": s, "data": data, "extra": extra, "train": train, "n_samples": args.n_samples,
              "attributes": args.attributes, "direction_codes": codes, "edit_n": edit_n,
+             "jacobian_codes": jacobian_codes,
              "picture_dir": str(out.parent), "run_dir": str(Path(args.run_dir) / f"{slug(row)}-s{s}"),
              "keep": args.keep_runs}
             for s in range(args.seeds) for row in args.rows if (row, s) not in done]
@@ -461,6 +537,32 @@ def main() -> None:
     if not args.quick and args.out is None and readme.is_file():
         readme.write_text(splice(readme.read_text(), "table", markdown(record["tables"])))
     print(markdown(record["tables"]))
+
+
+def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None:
+    """--every-tag: each run scored by every_tag_one (--jobs at a time); every-tag.json keeps the
+    runs scored before (by path) unless --fresh; the table goes into README.md."""
+    from genlab.directions import JACOBIAN_CODES, PRESERVE_WEIGHT
+
+    out = Path(args.out) if args.out else (HERE / "every-tag.json" if not args.quick else
+                                          Path(args.run_dir) / "every-tag-quick.json")
+    runs = [str(Path(r).resolve()) for r in args.every_tag]
+    old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
+    old = [r for r in old if r["run"] not in runs]
+    jobs = [{"run": r, "weight": PRESERVE_WEIGHT, "codes": codes, "jacobian_codes": jacobian_codes or JACOBIAN_CODES,
+             "edit_n": edit_n} for r in runs]
+
+    def report(r: dict) -> None:
+        print(f"{r['run']} (seed {r['seed']}): {r['seconds'] / 60:.1f} min", file=sys.stderr, flush=True)
+
+    record = run_and_save(every_tag_one, jobs, args.jobs, args.threads or max(1, 2 // args.jobs), old, out,
+                          lambda rs: {"benchmark": "toonfaces every tag", "quick": args.quick,
+                                      "seeds": sorted(r["seed"] for r in rs)}, report)
+    table = every_tag_markdown(record["runs"])
+    readme = HERE / "README.md"
+    if not args.quick and args.out is None and readme.is_file():
+        readme.write_text(splice(readme.read_text(), "every-tag", table))
+    print(table)
 
 
 def _quick_data(run_dir: Path) -> str:

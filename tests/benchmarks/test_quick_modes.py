@@ -15,14 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")
 def test_vae_fmnist_quick(tmp_path):
     out = tmp_path / "results.json"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks/vae_fmnist/run.py"), "--quick",
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/vae_fmnist/run.py"), "--quick", "--threads", "1",
                     "--run-dir", str(tmp_path / "run"), "--out", str(out)], check=True, capture_output=True)
     record = json.loads(out.read_text())
     assert record["quick"] and record["steps"] == 200 and record["k"] == 10 and record["seeds"] == [0]
     nll, elbo = record["nll"][0], record["elbo"][0]  # mean, std over seeds
     assert 150 < nll < 600 and nll <= -elbo + 1 and record["nll"][1] == 0
     assert record["commands"][0].startswith("genlab train vae --data fashion-mnist --binarize")
-    assert record["runs"][0]["train_seconds"] > 0 and record["threads"] == 2
+    assert record["runs"][0]["train_seconds"] > 0 and record["threads"] == 1
 
 
 def test_fmnist_gans_quick(tmp_path):
@@ -149,8 +149,9 @@ def test_toonfaces_quick(tmp_path):
                             "--adopt", "cgan (projection)", "0", str(kept.run_dir)], capture_output=True, text=True)
     assert wrong.returncode != 0 and "cannot stand for it" in wrong.stderr
     # the directions of a run made orthogonal to more and more tags: four variants an attribute
-    table = subprocess.run([*base[:2], "--orthogonal", str(kept.run_dir), "--attributes", "smile", "blonde hair",
-                            "--weights", "0", "20"], check=True, capture_output=True, text=True).stdout.strip().splitlines()[2:]
+    table = subprocess.run([*base[:2], "--quick", "--orthogonal", str(kept.run_dir), "--attributes", "smile",
+                            "blonde hair", "--weights", "0", "20"], check=True, capture_output=True,
+                           text=True).stdout.strip().splitlines()[2:]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table]
     assert [(r[0], r[1]) for r in rows[:6]] == [("smile", "nothing"), ("smile", "hair and eye colour"),
                                                 ("smile", "every other tag but the colours"),
@@ -161,6 +162,19 @@ def test_toonfaces_quick(tmp_path):
     assert all(0 <= float(r[2]) <= 1 and 0 <= float(r[3]) <= 1 for r in rows[:2] + rows[4:8] + rows[10:])
     assert rows[3][2] == "in their span"  # 32 latent values cannot leave room beyond 30-odd tag directions
     assert rows[6][5] == "nan"  # blonde hair's own group, hair, is not among the other tags kept
+    # every tag of the vocabulary as the attribute: one row each, with the seeds that meet the target
+    from genlab.directions import tagged_evaluator
+
+    census = tmp_path / "every-tag.json"
+    table = subprocess.run([*base[:2], "--quick", "--every-tag", str(kept.run_dir), "--run-dir", str(tmp_path / "runs"),
+                            "--out", str(census)], capture_output=True, text=True)
+    assert table.returncode == 0, table.stderr[-3000:]
+    table = table.stdout.splitlines()
+    run = json.loads(census.read_text())["runs"][0]
+    assert run["seed"] == 0 and list(run["tags"]) == list(tagged_evaluator(kept).vocab.names) and run["weight"] == 20
+    assert all("error" in d or (0 <= d["flip_rate"] <= 1 and 0 <= d["preserving_preservation"] <= 1
+                                and d["had_attribute"] <= 40) for d in run["tags"].values())
+    assert len(table) == 2 + len(run["tags"]) and all(" of 1 |" in line or "|||" in line for line in table[2:])
 
 
 @pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")
