@@ -274,7 +274,9 @@ def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int
 def every_tag_one(job: dict) -> dict:
     """Every tag of one unconditional run's vocabulary as the attribute: the direction as found and
     the one kept by every other tag's Jacobian (weight ``job["weight"]``), flip rate and other tags
-    kept at strength 3, beside a random direction's."""
+    kept at strength 3, beside a random direction's. ``job["as_group"]`` (a name, then tags) reads
+    those binary tags as one exclusive group: the arg-max of their logits, one unit of the other tags
+    kept; ``job["only"]`` limits the attributes."""
     import torch
 
     import genlab
@@ -284,10 +286,12 @@ def every_tag_one(job: dict) -> dict:
     t0 = time.perf_counter()
     model = genlab.load(job["run"])
     net = directions.tagged_evaluator(model)
+    if job.get("as_group"):
+        net.vocab = read_as_group(net.vocab, job["as_group"][0], job["as_group"][1:])
     scored = directions.scored_codes(model, net, job["codes"], seed=0)
     grams = directions.sensitivity(model, net, directions.tag_units(net.vocab), n=job["jacobian_codes"], seed=0)
     found = {}
-    for tag in net.vocab.names:
+    for tag in job.get("only") or net.vocab.names:
         try:
             plain = directions.compute(model, net, tag, scored=scored)
             kept = directions.compute(model, net, tag, scored=scored, preserve=("all",), grams=grams,
@@ -302,9 +306,28 @@ def every_tag_one(job: dict) -> dict:
                       "preserving_flip_rate": b["flip_rate"], "preserving_preservation": b["preservation"],
                       "preserving_preserved": b["preserved"]}
     return {"run": job["run"], "seed": model.run_config.train.seed, "steps": model.step, "weight": job["weight"],
+            "as_group": job.get("as_group"),
             "codes": job["codes"], "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
             "tags": found, "seconds": round(time.perf_counter() - t0, 1), "machine": _machine(),
             "threads": torch.get_num_threads()}
+
+
+def read_as_group(vocab, name: str, tags: list[str]):
+    """``vocab`` with the binary ``tags`` made one exclusive group ``name`` that every image has one of."""
+    import dataclasses
+
+    from genlab.data.tags import TagGroup
+
+    from genlab.errors import GenlabError
+
+    try:
+        members = tuple(sorted(vocab.index(t) for t in tags))
+    except GenlabError as e:
+        raise SystemExit(f"error: --as-group: {e}") from None
+    if len(members) < 2 or any(i not in vocab.binary for i in members):
+        raise SystemExit(f"error: --as-group takes a name and at least 2 binary tags of {', '.join(vocab.names[i] for i in vocab.binary)}")
+    return dataclasses.replace(vocab, groups=(*vocab.groups, TagGroup(name, members, True)),
+                               binary=tuple(i for i in vocab.binary if i not in members))
 
 
 def met(flip: float, kept: float) -> bool:
@@ -483,9 +506,15 @@ def main() -> None:
                    help="the preservation weights of --orthogonal (default 10 20 30)")
     p.add_argument("--every-tag", nargs="+", metavar="RUN",
                    help="only this: every tag of these unconditional runs as the attribute (every-tag.json)")
+    p.add_argument("--only", nargs="+", metavar="TAG", help="--every-tag: these tags only")
+    p.add_argument("--as-group", nargs="+", metavar="NAME TAG",
+                   help="--every-tag: read these binary tags as one exclusive group NAME (e.g. style 'long hair' ...)")
     args = p.parse_args()
     codes, jacobian_codes, edit_n = (200, 40, 40) if args.quick else (10_000, None, 1000)
     if args.orthogonal:
+        import torch
+
+        torch.set_num_threads(args.threads or 2)
         print(orthogonal_variants(args.orthogonal, args.attributes, weights=args.weights, codes=codes,
                                   edit_n=edit_n, jacobian_codes=jacobian_codes))
         return
@@ -544,13 +573,19 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     runs scored before (by path) unless --fresh; the table goes into README.md."""
     from genlab.directions import JACOBIAN_CODES, PRESERVE_WEIGHT
 
-    out = Path(args.out) if args.out else (HERE / "every-tag.json" if not args.quick else
-                                          Path(args.run_dir) / "every-tag-quick.json")
+    name = "every-tag" + (f"-{slug(args.as_group[0])}" if args.as_group else "")  # its file and README section
+    out = Path(args.out) if args.out else (HERE / f"{name}.json" if not args.quick else
+                                          Path(args.run_dir) / f"{name}-quick.json")
     runs = [str(Path(r).resolve()) for r in args.every_tag]
+    if args.as_group:  # its tags checked here, before any worker starts
+        import genlab
+        from genlab.directions import tagged_evaluator
+
+        read_as_group(tagged_evaluator(genlab.load(runs[0])).vocab, args.as_group[0], args.as_group[1:])
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
     old = [r for r in old if r["run"] not in runs]
     jobs = [{"run": r, "weight": PRESERVE_WEIGHT, "codes": codes, "jacobian_codes": jacobian_codes or JACOBIAN_CODES,
-             "edit_n": edit_n} for r in runs]
+             "edit_n": edit_n, "only": args.only, "as_group": args.as_group} for r in runs]
 
     def report(r: dict) -> None:
         print(f"{r['run']} (seed {r['seed']}): {r['seconds'] / 60:.1f} min", file=sys.stderr, flush=True)
@@ -561,7 +596,7 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     table = every_tag_markdown(record["runs"])
     readme = HERE / "README.md"
     if not args.quick and args.out is None and readme.is_file():
-        readme.write_text(splice(readme.read_text(), "every-tag", table))
+        readme.write_text(splice(readme.read_text(), name, table))
     print(table)
 
 

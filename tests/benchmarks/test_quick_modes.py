@@ -149,7 +149,7 @@ def test_toonfaces_quick(tmp_path):
                             "--adopt", "cgan (projection)", "0", str(kept.run_dir)], capture_output=True, text=True)
     assert wrong.returncode != 0 and "cannot stand for it" in wrong.stderr
     # the directions of a run made orthogonal to more and more tags: four variants an attribute
-    table = subprocess.run([*base[:2], "--quick", "--orthogonal", str(kept.run_dir), "--attributes", "smile",
+    table = subprocess.run([*base[:2], "--quick", "--threads", "1", "--orthogonal", str(kept.run_dir), "--attributes", "smile",
                             "blonde hair", "--weights", "0", "20"], check=True, capture_output=True,
                            text=True).stdout.strip().splitlines()[2:]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table]
@@ -166,7 +166,7 @@ def test_toonfaces_quick(tmp_path):
     from genlab.directions import tagged_evaluator
 
     census = tmp_path / "every-tag.json"
-    table = subprocess.run([*base[:2], "--quick", "--every-tag", str(kept.run_dir), "--run-dir", str(tmp_path / "runs"),
+    table = subprocess.run([*base[:2], "--quick", "--threads", "1", "--every-tag", str(kept.run_dir), "--run-dir", str(tmp_path / "runs"),
                             "--out", str(census)], capture_output=True, text=True)
     assert table.returncode == 0, table.stderr[-3000:]
     table = table.stdout.splitlines()
@@ -175,6 +175,15 @@ def test_toonfaces_quick(tmp_path):
     assert all("error" in d or (0 <= d["flip_rate"] <= 1 and 0 <= d["preserving_preservation"] <= 1
                                 and d["had_attribute"] <= 40) for d in run["tags"].values())
     assert len(table) == 2 + len(run["tags"]) and all(" of 1 |" in line or "|||" in line for line in table[2:])
+    # the hair styles read as one exclusive group: a style edit's other tags leave the other styles out
+    styled = tmp_path / "styled.json"
+    subprocess.run([*base[:2], "--quick", "--threads", "1", "--every-tag", str(kept.run_dir), "--out", str(styled), "--only", "long hair",
+                    "smile", "--as-group", "style", "long hair", "short hair", "ponytail", "twintails"],
+                   check=True, capture_output=True)
+    run = json.loads(styled.read_text())["runs"][0]
+    assert run["as_group"][0] == "style" and list(run["tags"]) == ["long hair", "smile"]
+    long_hair, smile = (run["tags"][t].get("preserving_preserved", {}) for t in ("long hair", "smile"))
+    assert not {"style", "ponytail"} & set(long_hair) and "style" in smile and "ponytail" not in smile
 
 
 @pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")
