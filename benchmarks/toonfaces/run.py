@@ -24,6 +24,7 @@ Protocol:
     python benchmarks/toonfaces/run.py --jobs 2 --threads 1   # every row, 3 seeds
     python benchmarks/toonfaces/run.py --quick                # the pipeline in seconds (for tests)
     python benchmarks/toonfaces/run.py --orthogonal RUN       # directions orthogonal to more tags
+    python benchmarks/toonfaces/run.py --every-tag RUN...     # every tag as the attribute (kept runs)
 
 Runs already in the results file are kept (--fresh redoes them). Writes results.json, the prompt grid
 and an edit grid of seed 0, and the table into README.md.
