@@ -122,13 +122,14 @@ def test_genlab_sample_sweep_code_draws_the_papers_grid(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_tiny_infogan_on_digits_finds_the_digits_without_labels(tmp_path):
-    """Seeded, 1,500 steps on the 8x8 digits (no label is read in training): Q's category matches
-    the test digits one to one on at least 30 % of the 360 test images (0.481 measured; a random
-    10-way assignment scores about 0.13), and the information term nearly reaches ln 10."""
+    """Seeded, 1,000 steps on the 8x8 digits (no label is read in training): Q's category matches
+    the test digits one to one on at least 30 % of the 360 test images (0.458 measured, 0.481 at
+    1,500 steps; a random 10-way assignment scores about 0.13), and the information term nearly
+    reaches ln 10 (2.289 of 2.303 measured)."""
     import genlab
     from genlab.metrics.clustering import clustering_scores
 
-    model = genlab.train("infogan", "digits", steps=1500, batch_size=64, seed=0, out=tmp_path / "i",
+    model = genlab.train("infogan", "digits", steps=1000, batch_size=64, seed=0, out=tmp_path / "i",
                          progress=False, tensorboard=False, sample_every=0, checkpoint_every=0)
     data = genlab.api.load_data(model.run_config.data)
     scores = clustering_scores(model.infer_category(data.test), data.test_labels)

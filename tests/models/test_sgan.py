@@ -129,12 +129,12 @@ def test_resume_with_two_streams_is_bit_exact(tmp_path):
 
 @pytest.mark.slow
 def test_sgan_beats_its_supervised_twin_with_50_labels(tmp_path):
-    """Digits with 50 labels (5 a class), the dcgan networks, 1,500 steps, seed 0: SGAN's averaged
+    """Digits with 50 labels (5 a class), the dcgan networks, 1,000 steps, seed 0: SGAN's averaged
     D classifies the 360 test images better than the same D trained on the 50 labels alone
-    (0.886 against 0.833 measured)."""
+    (0.881 against 0.831 measured; 0.886 against 0.833 at 1,500 steps)."""
     results = {}
     for twin in (False, True):
-        model = genlab.train("sgan", "digits", labels=50, steps=1500, seed=0, out=tmp_path / str(twin),
+        model = genlab.train("sgan", "digits", labels=50, steps=1000, seed=0, out=tmp_path / str(twin),
                              progress=False, tensorboard=False, sample_every=0, checkpoint_every=0,
                              overrides=[f"supervised_only={str(twin).lower()}", "d_ema=0.99"])
         results[twin] = model.evaluate(genlab.api.load_data(model.run_config.data))
