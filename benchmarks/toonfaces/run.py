@@ -307,8 +307,7 @@ def every_tag_one(job: dict) -> dict:
                       "preserving_flip_rate": b["flip_rate"], "preserving_preservation": b["preservation"],
                       "preserving_preserved": b["preserved"]}
     return {"run": job["run"], "seed": model.run_config.train.seed, "steps": model.step, "weight": job["weight"],
-            "as_group": job.get("as_group"),
-            "codes": job["codes"], "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
+            "as_group": job.get("as_group"), "only": job.get("only"), "codes": job["codes"], "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
             "tags": found, "seconds": round(time.perf_counter() - t0, 1), "machine": _machine(),
             "threads": torch.get_num_threads()}
 
@@ -318,7 +317,6 @@ def read_as_group(vocab, name: str, tags: list[str]):
     import dataclasses
 
     from genlab.data.tags import TagGroup
-
     from genlab.errors import GenlabError
 
     try:
@@ -583,10 +581,11 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
         from genlab.directions import tagged_evaluator
 
         read_as_group(tagged_evaluator(genlab.load(runs[0])).vocab, args.as_group[0], args.as_group[1:])
-    old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
-    old = [r for r in old if r["run"] not in runs]
     jobs = [{"run": r, "weight": PRESERVE_WEIGHT, "codes": codes, "jacobian_codes": jacobian_codes or JACOBIAN_CODES,
              "edit_n": edit_n, "only": args.only, "as_group": args.as_group} for r in runs]
+    old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
+    old = [r for r in old if r["run"] not in runs  # other runs scored by the same settings
+           and all(r.get(k) == v for k, v in jobs[0].items() if k != "run")]
 
     def report(r: dict) -> None:
         print(f"{r['run']} (seed {r['seed']}): {r['seconds'] / 60:.1f} min", file=sys.stderr, flush=True)
