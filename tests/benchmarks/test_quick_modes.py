@@ -1,5 +1,6 @@
 """Every benchmark entry point has a quick mode; the tests run it."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -103,7 +104,18 @@ def test_unlabelled_quick(tmp_path):
     assert "--labels 100" in by["sgan, 100 labels"]["command"]
 
 
-def test_toonfaces_quick(tmp_path):
+def _toonfaces_main(monkeypatch, capsys, *argv: str) -> str:
+    """benchmarks/toonfaces/run.py with ``argv``, in this process (no second start-up); its stdout."""
+    spec = importlib.util.spec_from_file_location("toonfaces_run", ROOT / "benchmarks/toonfaces/run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", ["run.py", *argv])
+    capsys.readouterr()
+    module.main()
+    return capsys.readouterr().out
+
+
+def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
     """Every row trains on a small toonfaces folder; the tag rows get tag accuracy per group and a
     prompt grid, the unconditional row its directions with flip rate and preservation."""
     out = tmp_path / "results.json"
@@ -137,21 +149,21 @@ def test_toonfaces_quick(tmp_path):
     kept = genlab.train("dcgan", str(faces), out=tmp_path / "mine", seed=0, steps=4, batch_size=16, image_size=16,
                         min_tag_count=1, threads=1, progress=False, tensorboard=False, sample_every=0,
                         checkpoint_every=0, overrides=["ngf=4", "ndf=4", "z_dim=32"])
-    base = [sys.executable, str(ROOT / "benchmarks/toonfaces/run.py"), "--quick", "--threads", "1", "--fresh",
-            "--run-dir", str(tmp_path / "runs"), "--attributes", "smile", "blonde hair"]
+    base = ["--quick", "--threads", "1", "--fresh", "--run-dir", str(tmp_path / "runs"),
+            "--attributes", "smile", "blonde hair"]
     again = tmp_path / "adopted.json"
-    subprocess.run([*base, "--rows", "dcgan (unconditional)", "--out", str(again),
-                    "--adopt", "dcgan (unconditional)", "0", str(kept.run_dir)], check=True, capture_output=True)
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/toonfaces/run.py"), *base, "--rows", "dcgan (unconditional)",
+                    "--out", str(again), "--adopt", "dcgan (unconditional)", "0", str(kept.run_dir)],
+                   check=True, capture_output=True)  # in a process of its own, as the runner scored the row
     adopted = json.loads(again.read_text())["runs"][0]
     assert adopted["adopted"] == str(kept.run_dir) and adopted["train_seconds"] is None
     assert adopted["fid"] == by["dcgan (unconditional)"]["fid"]
-    wrong = subprocess.run([*base, "--rows", "cgan (projection)", "--out", str(tmp_path / "no.json"),
-                            "--adopt", "cgan (projection)", "0", str(kept.run_dir)], capture_output=True, text=True)
-    assert wrong.returncode != 0 and "cannot stand for it" in wrong.stderr
+    with pytest.raises(SystemExit, match="^error: .* cannot stand for it"):
+        _toonfaces_main(monkeypatch, capsys, *base, "--rows", "cgan (projection)", "--out", str(tmp_path / "no.json"),
+                        "--adopt", "cgan (projection)", "0", str(kept.run_dir))
     # the directions of a run made orthogonal to more and more tags: four variants an attribute
-    table = subprocess.run([*base[:2], "--quick", "--threads", "1", "--orthogonal", str(kept.run_dir), "--attributes", "smile",
-                            "blonde hair", "--weights", "0", "20"], check=True, capture_output=True,
-                           text=True).stdout.strip().splitlines()[2:]
+    table = _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--orthogonal", str(kept.run_dir),
+                            "--attributes", "smile", "blonde hair", "--weights", "0", "20").strip().splitlines()[2:]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table]
     assert [(r[0], r[1]) for r in rows[:6]] == [("smile", "nothing"), ("smile", "hair and eye colour"),
                                                 ("smile", "every other tag but the colours"),
@@ -165,10 +177,9 @@ def test_toonfaces_quick(tmp_path):
     # every tag as the attribute (here two), one row each with the seeds that meet the target; with the
     # hair styles read as one exclusive group, a style edit's other tags leave the other styles out
     census = tmp_path / "every-tag.json"
-    table = subprocess.run([*base[:2], "--quick", "--threads", "1", "--every-tag", str(kept.run_dir),
-                            "--out", str(census), "--only", "long hair", "smile",
-                            "--as-group", "style", "long hair", "short hair", "ponytail", "twintails"],
-                           check=True, capture_output=True, text=True).stdout.splitlines()
+    table = _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--every-tag", str(kept.run_dir),
+                            "--out", str(census), "--only", "long hair", "smile", "--as-group", "style", "long hair",
+                            "short hair", "ponytail", "twintails").splitlines()
     run = json.loads(census.read_text())["runs"][0]
     assert run["seed"] == 0 and run["weight"] == 20 and run["as_group"][0] == "style"
     assert list(run["tags"]) == ["long hair", "smile"] and len(table) == 4
