@@ -235,17 +235,20 @@ def edit_grid(model, direction: torch.Tensor, strengths: torch.Tensor, n: int, s
 
 @torch.no_grad()
 def edit_scores(model, net, attribute: str, direction: torch.Tensor, *, strength: float = 3.0, n: int = 1000,
-                seed: int = 0) -> dict[str, Any]:
+                seed: int = 0, baseline: bool = True) -> dict[str, Any]:
     """Edits of ``n`` prior draws by ``strength`` towards the attribute (for draws the evaluator says
     lack it) or away from it (for draws that have it): ``flip_rate``, how often the evaluator's
     verdict on the attribute turns; ``preservation``, the mean over the other tag groups and tags of
     how often its verdict on them stays (per group in ``preserved``). Beside them, the same for a
     random unit direction of the same strength (``random_flip_rate``, ``random_preservation``, per
-    group ``random_preserved``): what any move that long does."""
+    group ``random_preserved``): what any move that long does; ``baseline=False`` leaves it out
+    (it depends on the attribute, not the direction: score it once per attribute)."""
     index = attribute_index(net, attribute)
     codes = model.prior(n, torch.Generator().manual_seed(seed))
     own = next((g.name for g in net.vocab.groups if index in g.members), net.vocab.names[index])
     found = _edit(model, net, codes, index, own, direction, strength)
+    if not baseline:
+        return {**found, "strength": strength, "n": n}
     random = torch.randn(direction.numel(), generator=torch.Generator().manual_seed(seed + 1))
     chance = _edit(model, net, codes, index, own, random / random.norm(), strength)
     return {**found, "random_flip_rate": chance["flip_rate"], "random_preservation": chance["preservation"],

@@ -41,6 +41,8 @@ def test_an_edit_along_the_attribute_flips_it_and_keeps_the_rest_and_a_random_on
     assert s["random_flip_rate"] < s["flip_rate"] - 0.1 and s["random_preservation"] < 0.95
     assert s["random_preserved"] == {"glasses": s["random_preservation"]}
     assert s["n"] == 2000 and s["strength"] == 3.0 and 900 < s["had_attribute"] < 1100
+    alone = directions.edit_scores(Identity(), Reader(), "smile", axis, strength=3.0, n=2000, seed=0, baseline=False)
+    assert alone == {k: v for k, v in s.items() if not k.startswith("random_")}  # the same edits, no random move
 
 
 class HairReader:

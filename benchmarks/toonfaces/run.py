@@ -136,11 +136,11 @@ def score(model, n: int = 2000, attributes=ATTRIBUTES, direction_codes: int = 10
                                    **directions.edit_scores(model, net, attribute, v, n=edit_n, seed=0)}
         keep = [k for k in KEEP if k in groups and net.vocab.names.index(rec["attribute"]) not in groups[k].members]
         kept = directions.compute(model, net, attribute, scored=scored, orthogonal_to=tuple(keep))
-        s = directions.edit_scores(model, net, attribute, torch.tensor(kept["vector"]), n=edit_n, seed=0)
+        s = directions.edit_scores(model, net, attribute, torch.tensor(kept["vector"]), n=edit_n, seed=0, baseline=False)
         found[rec["attribute"]].update(orthogonal_to=keep, orthogonal_flip_rate=s["flip_rate"],
                                        orthogonal_preservation=s["preservation"], orthogonal_preserved=s["preserved"])
         soft = directions.compute(model, net, attribute, scored=scored, preserve=("all",), grams=grams)
-        s = directions.edit_scores(model, net, attribute, torch.tensor(soft["vector"]), n=edit_n, seed=0)
+        s = directions.edit_scores(model, net, attribute, torch.tensor(soft["vector"]), n=edit_n, seed=0, baseline=False)
         found[rec["attribute"]].update(preserve_weight=soft["preserve_weight"], preserving_flip_rate=s["flip_rate"],
                                        preserving_preservation=s["preservation"], preserving_preserved=s["preserved"])
         if picture_dir and attribute == attributes[0]:
@@ -265,7 +265,7 @@ def orthogonal_variants(run_dir: str, attributes, edit_n: int = 1000, codes: int
             except GenlabError:  # a latent too small for that many directions
                 lines.append(f"| {attribute} | {label} | in their span | | | |")
                 continue
-            s = directions.edit_scores(model, net, attribute, torch.tensor(rec["vector"]), n=edit_n, seed=0)
+            s = directions.edit_scores(model, net, attribute, torch.tensor(rec["vector"]), n=edit_n, seed=0, baseline=False)
             kept = s["preserved"]
             lines.append(f"| {attribute} | {label} | {s['flip_rate']:.3f} | {s['preservation']:.3f} | "
                          f"{kept.get('eyes', float('nan')):.2f} | {kept.get('hair', float('nan')):.2f} |")
@@ -301,13 +301,14 @@ def every_tag_one(job: dict) -> dict:
             found[tag] = {"error": str(e)}
             continue
         a = directions.edit_scores(model, net, tag, torch.tensor(plain["vector"]), n=job["edit_n"], seed=0)
-        b = directions.edit_scores(model, net, tag, torch.tensor(kept["vector"]), n=job["edit_n"], seed=0)
+        b = directions.edit_scores(model, net, tag, torch.tensor(kept["vector"]), n=job["edit_n"], seed=0, baseline=False)
         found[tag] = {"svm_accuracy": plain["svm_accuracy"], "had_attribute": a["had_attribute"],
                       **{k: a[k] for k in ("flip_rate", "preservation", "random_flip_rate", "random_preservation")},
                       "preserving_flip_rate": b["flip_rate"], "preserving_preservation": b["preservation"],
                       "preserving_preserved": b["preserved"]}
     return {"run": job["run"], "seed": model.run_config.train.seed, "steps": model.step, "weight": job["weight"],
-            "as_group": job.get("as_group"), "only": job.get("only"), "codes": job["codes"], "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
+            "as_group": job.get("as_group"), "only": job.get("only"), "codes": job["codes"],
+            "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
             "tags": found, "seconds": round(time.perf_counter() - t0, 1), "machine": _machine(),
             "threads": torch.get_num_threads()}
 
@@ -324,7 +325,8 @@ def read_as_group(vocab, name: str, tags: list[str]):
     except GenlabError as e:
         raise SystemExit(f"error: --as-group: {e}") from None
     if len(members) < 2 or any(i not in vocab.binary for i in members):
-        raise SystemExit(f"error: --as-group takes a name and at least 2 binary tags of {', '.join(vocab.names[i] for i in vocab.binary)}")
+        binary = ", ".join(vocab.names[i] for i in vocab.binary)
+        raise SystemExit(f"error: --as-group takes a name and at least 2 binary tags of {binary}")
     return dataclasses.replace(vocab, groups=(*vocab.groups, TagGroup(name, members, True)),
                                binary=tuple(i for i in vocab.binary if i not in members))
 
