@@ -1,6 +1,5 @@
 """Every benchmark entry point has a quick mode; the tests run it."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -8,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.benchmarks.runner import load_runner
 from tests.conftest import has_fmnist
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,12 +106,9 @@ def test_unlabelled_quick(tmp_path):
 
 def _toonfaces_main(monkeypatch, capsys, *argv: str) -> str:
     """benchmarks/toonfaces/run.py with ``argv``, in this process (no second start-up); its stdout."""
-    spec = importlib.util.spec_from_file_location("toonfaces_run", ROOT / "benchmarks/toonfaces/run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     monkeypatch.setattr(sys, "argv", ["run.py", *argv])
     capsys.readouterr()
-    module.main()
+    load_runner("toonfaces").main()
     return capsys.readouterr().out
 
 
@@ -200,54 +197,3 @@ def test_explorer_quick(tmp_path):
     record = json.loads(out.read_text())
     assert record["quick"] and record["grid"]["requests"] == 3 and record["grid"]["median_ms"] > 0
     assert record["lab"]["frames_per_s"] > 0 and record["lab"]["steps_per_s"] > 0
-
-
-def test_toonfaces_table_says_which_machine_timed_which_row():
-    """Minutes from two machines side by side name their machine per row; one machine, once."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("toonfaces_run", ROOT / "benchmarks/toonfaces/run.py")
-    run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run)
-    base = {"fid": 1.0, "kid": 0.1, "precision": 0.9, "recall": 0.5, "steps": 10, "train_seconds": 60.0}
-    runs = [{**base, "row": "cgan (projection)", "seed": 0, "machine": "2 cores, CPU flags avx512_bf16"},
-            {**base, "row": "dcgan (unconditional)", "seed": 0, "machine": "2 cores, CPU flags amx_bf16"},
-            {**base, "row": "dcgan (unconditional)", "seed": 1, "machine": "2 cores, CPU flags amx_bf16",
-             "train_seconds": None}]  # adopted: untimed, so its machine says nothing about the minutes
-    text = run.markdown(run.aggregate(runs))
-    assert ("The timed runs trained on: 2 cores, CPU flags avx512_bf16 (cgan (projection)); "
-            "2 cores, CPU flags amx_bf16 (dcgan (unconditional)).") in text
-    acgan = {**runs[0], "row": "acgan (multi-label)"}
-    assert ("The timed runs trained on: 2 cores, CPU flags avx512_bf16 (cgan (projection), acgan (multi-label)); "
-            "2 cores, CPU flags amx_bf16 (dcgan (unconditional)).") in run.markdown(run.aggregate([*runs, acgan]))
-    same = run.markdown(run.aggregate([runs[1], {**runs[1], "seed": 1}]))
-    assert "The timed runs trained on: 2 cores, CPU flags amx_bf16." in same
-
-
-def test_toonfaces_runs_stand_for_their_row_while_what_they_learn_is_the_same(monkeypatch):
-    """A recipe that takes in a row's override keeps that row's runs (under today's command) and
-    the other rows' runs (now the override's opposite); a run that learned something else is redone."""
-    import importlib.util
-
-    from genlab.models import MODELS
-
-    spec = importlib.util.spec_from_file_location("toonfaces_run", ROOT / "benchmarks/toonfaces/run.py")
-    run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run)
-    setting = {"data": "toonfaces", "extra": [], "train": {}}
-    rows = {"plain": ("cgan", []), "mismatch": ("cgan", ["mismatch=true"])}
-    monkeypatch.setattr(run, "ROWS", rows)
-    runs = [{"row": row, "seed": 1, "config": run.row_config({**setting, "row": row})} for row in rows]
-    runs.append({"row": "plain", "seed": 2, "config": run.row_config({**setting, "row": "plain", "extra": ["ema=0.9"]})})
-    assert [(r["row"], r["seed"]) for r in run.still_valid(runs, setting)] == [("plain", 1), ("mismatch", 1)]
-    recipe = MODELS["cgan"].data_recipes["toonfaces"]
-    monkeypatch.setitem(MODELS["cgan"].data_recipes, "toonfaces",
-                        {**recipe, "model_config": {**recipe["model_config"], "mismatch": True}})
-    monkeypatch.setattr(run, "ROWS", {"plain": ("cgan", ["mismatch=false"]), "mismatch": ("cgan", [])})
-    kept = run.still_valid(runs, setting)
-    assert [(r["row"], r["seed"]) for r in kept] == [("plain", 1), ("mismatch", 1)]
-    assert [r["command"] for r in kept] == [
-        "genlab train cgan --data toonfaces --out DIR mismatch=false train.seed=1",
-        "genlab train cgan --data toonfaces --out DIR train.seed=1"]
-    monkeypatch.setattr(run, "ROWS", {"plain": ("cgan", []), "mismatch": ("cgan", [])})  # plain now mismatches
-    assert [r["row"] for r in run.still_valid(runs, setting)] == ["mismatch"]

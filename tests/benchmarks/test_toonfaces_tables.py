@@ -1,16 +1,12 @@
-"""The toonfaces benchmark's every-tag table: the target and the seeds that meet it."""
-
-import importlib.util
-from pathlib import Path
+"""The toonfaces benchmark's tables and bookkeeping: the every-tag target and the seeds that meet it,
+the machines that timed the rows, and which runs still stand for their row."""
 
 import pytest
 
 from genlab.data.tags import build_vocab
+from tests.benchmarks.runner import load_runner
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("toonfaces_run", ROOT / "benchmarks/toonfaces/run.py")
-run = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run)
+run = load_runner("toonfaces")
 
 
 def _tag(flip, kept, had=100):
@@ -45,3 +41,44 @@ def test_binary_tags_read_as_one_exclusive_group():
     for bad in (["twintails"], ["red hair", "smile"], ["twintail", "smile"]):  # one tag, a grouped one, unknown
         with pytest.raises(SystemExit, match="^error: --as-group"):
             run.read_as_group(vocab, "style", bad)
+
+
+def test_toonfaces_table_says_which_machine_timed_which_row():
+    """Minutes from two machines side by side name their machine per row; one machine, once."""
+    base = {"fid": 1.0, "kid": 0.1, "precision": 0.9, "recall": 0.5, "steps": 10, "train_seconds": 60.0}
+    runs = [{**base, "row": "cgan (projection)", "seed": 0, "machine": "2 cores, CPU flags avx512_bf16"},
+            {**base, "row": "dcgan (unconditional)", "seed": 0, "machine": "2 cores, CPU flags amx_bf16"},
+            {**base, "row": "dcgan (unconditional)", "seed": 1, "machine": "2 cores, CPU flags amx_bf16",
+             "train_seconds": None}]  # adopted: untimed, so its machine says nothing about the minutes
+    text = run.markdown(run.aggregate(runs))
+    assert ("The timed runs trained on: 2 cores, CPU flags avx512_bf16 (cgan (projection)); "
+            "2 cores, CPU flags amx_bf16 (dcgan (unconditional)).") in text
+    acgan = {**runs[0], "row": "acgan (multi-label)"}
+    assert ("The timed runs trained on: 2 cores, CPU flags avx512_bf16 (cgan (projection), acgan (multi-label)); "
+            "2 cores, CPU flags amx_bf16 (dcgan (unconditional)).") in run.markdown(run.aggregate([*runs, acgan]))
+    same = run.markdown(run.aggregate([runs[1], {**runs[1], "seed": 1}]))
+    assert "The timed runs trained on: 2 cores, CPU flags amx_bf16." in same
+
+
+def test_toonfaces_runs_stand_for_their_row_while_what_they_learn_is_the_same(monkeypatch):
+    """A recipe that takes in a row's override keeps that row's runs (under today's command) and
+    the other rows' runs (now the override's opposite); a run that learned something else is redone."""
+    from genlab.models import MODELS
+
+    setting = {"data": "toonfaces", "extra": [], "train": {}}
+    rows = {"plain": ("cgan", []), "mismatch": ("cgan", ["mismatch=true"])}
+    monkeypatch.setattr(run, "ROWS", rows)
+    runs = [{"row": row, "seed": 1, "config": run.row_config({**setting, "row": row})} for row in rows]
+    runs.append({"row": "plain", "seed": 2, "config": run.row_config({**setting, "row": "plain", "extra": ["ema=0.9"]})})
+    assert [(r["row"], r["seed"]) for r in run.still_valid(runs, setting)] == [("plain", 1), ("mismatch", 1)]
+    recipe = MODELS["cgan"].data_recipes["toonfaces"]
+    monkeypatch.setitem(MODELS["cgan"].data_recipes, "toonfaces",
+                        {**recipe, "model_config": {**recipe["model_config"], "mismatch": True}})
+    monkeypatch.setattr(run, "ROWS", {"plain": ("cgan", ["mismatch=false"]), "mismatch": ("cgan", [])})
+    kept = run.still_valid(runs, setting)
+    assert [(r["row"], r["seed"]) for r in kept] == [("plain", 1), ("mismatch", 1)]
+    assert [r["command"] for r in kept] == [
+        "genlab train cgan --data toonfaces --out DIR mismatch=false train.seed=1",
+        "genlab train cgan --data toonfaces --out DIR train.seed=1"]
+    monkeypatch.setattr(run, "ROWS", {"plain": ("cgan", []), "mismatch": ("cgan", [])})  # plain now mismatches
+    assert [r["row"] for r in run.still_valid(runs, setting)] == ["mismatch"]
