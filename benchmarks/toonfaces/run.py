@@ -306,11 +306,26 @@ def every_tag_one(job: dict) -> dict:
                       **{k: a[k] for k in ("flip_rate", "preservation", "random_flip_rate", "random_preservation")},
                       "preserving_flip_rate": b["flip_rate"], "preserving_preservation": b["preservation"],
                       "preserving_preserved": b["preserved"]}
+        if job.get("weights"):  # --weights: the same at each weight, [flip rate, other tags kept]
+            found[tag]["by_weight"] = {f"{w:g}": _kept_at(model, net, tag, scored, grams, w, job["edit_n"])
+                                       for w in job["weights"]}
     return {"run": job["run"], "seed": model.run_config.train.seed, "steps": model.step, "weight": job["weight"],
             "as_group": job.get("as_group"), "only": job.get("only"), "codes": job["codes"],
             "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
             "tags": found, "seconds": round(time.perf_counter() - t0, 1), "machine": _machine(),
             "threads": torch.get_num_threads()}
+
+
+def _kept_at(model, net, tag: str, scored, grams, weight: float, edit_n: int) -> list[float]:
+    """[flip rate, other tags kept] at strength 3 of ``tag``'s direction kept by every other tag's
+    Jacobian at ``weight``."""
+    import torch
+
+    from genlab import directions
+
+    kept = directions.compute(model, net, tag, scored=scored, preserve=("all",), grams=grams, preserve_weight=weight)
+    s = directions.edit_scores(model, net, tag, torch.tensor(kept["vector"]), n=edit_n, seed=0, baseline=False)
+    return [s["flip_rate"], s["preservation"]]
 
 
 def read_as_group(vocab, name: str, tags: list[str]):
@@ -359,6 +374,27 @@ def every_tag_markdown(runs: list[dict]) -> str:
                                                                      "preserving_preservation"))
                      + f" | {hits} of {k}{' (mean: met)' if mean else ''} | "
                      + " | ".join(_pm(cell[key], 3, k) for key in ("random_flip_rate", "random_preservation")) + " |")
+    return "\n".join(lines)
+
+
+def by_weight_markdown(runs: list[dict]) -> str:
+    """Per tag (of --only) and preservation weight: mean flip rate / other tags kept over the runs,
+    and at how many seeds the target is met; weight 0 is the direction as found."""
+    runs = sorted(runs, key=lambda r: r["seed"])
+    weights = list(runs[0]["tags"][next(iter(runs[0]["tags"]))].get("by_weight", {}))
+    lines = ["| attribute | " + " | ".join(["as found", *(f"weight {w}" for w in weights)]) + " |",
+             "|---|" + "---|" * (len(weights) + 1)]
+    for tag in runs[0]["tags"]:
+        rs = [r["tags"][tag] for r in runs]
+        if any("error" in r for r in rs):
+            continue
+        pairs = [[[r["flip_rate"], r["preservation"]] for r in rs]] + [[r["by_weight"][w] for r in rs] for w in weights]
+        cells = []
+        for at in pairs:
+            flip, kept = (sum(x[i] for x in at) / len(at) for i in (0, 1))
+            hits = sum(met(*x) for x in at)
+            cells.append(f"{flip:.3f} / {kept:.3f}" + (f" (**{hits} of {len(at)}**)" if hits else ""))
+        lines.append(f"| {tag} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -503,8 +539,9 @@ def main() -> None:
     p.add_argument("--orthogonal", metavar="RUN",
                    help="only this: an unconditional run's directions made orthogonal to more and more tags, "
                         "then kept by the other tags' Jacobian at each of --weights")
-    p.add_argument("--weights", nargs="+", type=float, default=[10.0, 20.0, 30.0],
-                   help="the preservation weights of --orthogonal (default 10 20 30)")
+    p.add_argument("--weights", nargs="+", type=float, default=None,
+                   help="the preservation weights of --orthogonal (default 10 20 30); with --every-tag, the "
+                        "kept direction also at each of these (every-tag-weights.json)")
     p.add_argument("--every-tag", nargs="+", metavar="RUN",
                    help="only this: every tag of these unconditional runs as the attribute (every-tag.json)")
     p.add_argument("--only", nargs="+", metavar="TAG", help="--every-tag: these tags only")
@@ -516,7 +553,8 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads or 2)
-        print(orthogonal_variants(args.orthogonal, args.attributes, weights=args.weights, codes=codes,
+        weights = args.weights or (10.0, 20.0, 30.0)
+        print(orthogonal_variants(args.orthogonal, args.attributes, weights=weights, codes=codes,
                                   edit_n=edit_n, jacobian_codes=jacobian_codes))
         return
     if args.every_tag:
@@ -574,7 +612,10 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     runs scored before (by path) unless --fresh; the table goes into README.md."""
     from genlab.directions import JACOBIAN_CODES, PRESERVE_WEIGHT
 
-    name = "every-tag" + (f"-{slug(args.as_group[0])}" if args.as_group else "")  # its file and README section
+    name = ("every-tag" + (f"-{slug(args.as_group[0])}" if args.as_group else "")  # its file and README section
+            + ("-weights" if args.weights else ""))
+    if args.weights and (min(args.weights) < 0 or not args.only):
+        raise SystemExit("error: --every-tag --weights takes weights >= 0 and --only TAG... (a row a tag, a column a weight)")
     out = Path(args.out) if args.out else (HERE / f"{name}.json" if not args.quick else
                                           Path(args.run_dir) / f"{name}-quick.json")
     runs = [str(Path(r).resolve()) for r in args.every_tag]
@@ -584,7 +625,8 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
 
         read_as_group(tagged_evaluator(genlab.load(runs[0])).vocab, args.as_group[0], args.as_group[1:])
     jobs = [{"run": r, "weight": PRESERVE_WEIGHT, "codes": codes, "jacobian_codes": jacobian_codes or JACOBIAN_CODES,
-             "edit_n": edit_n, "only": args.only, "as_group": args.as_group} for r in runs]
+             "edit_n": edit_n, "only": args.only, "as_group": args.as_group,
+             **({"weights": args.weights} if args.weights else {})} for r in runs]
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
     old = [r for r in old if r["run"] not in runs  # other runs scored by the same settings
            and all(r.get(k) == v for k, v in jobs[0].items() if k != "run")]
@@ -595,7 +637,7 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     record = run_and_save(every_tag_one, jobs, args.jobs, args.threads or max(1, 2 // args.jobs), old, out,
                           lambda rs: {"benchmark": "toonfaces every tag", "quick": args.quick,
                                       "seeds": sorted(r["seed"] for r in rs)}, report)
-    table = every_tag_markdown(record["runs"])
+    table = (by_weight_markdown if args.weights else every_tag_markdown)(record["runs"])
     readme = HERE / "README.md"
     if not args.quick and args.out is None and readme.is_file():
         readme.write_text(splice(readme.read_text(), name, table))

@@ -185,6 +185,13 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
     assert 0 <= smile["flip_rate"] <= 1 and 0 <= smile["preserving_preservation"] <= 1 and smile["had_attribute"] <= 40
     assert not {"style", "ponytail"} & set(long_hair["preserving_preserved"])
     assert "style" in smile["preserving_preserved"] and "ponytail" not in smile["preserving_preserved"]
+    # the kept direction at more weights: weight 0 is the direction as found, weight 20 the table's
+    table = _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--every-tag", str(kept.run_dir),
+                            "--out", str(tmp_path / "weights.json"), "--only", "smile", "--weights", "0", "20")
+    smile = json.loads((tmp_path / "weights.json").read_text())["runs"][0]["tags"]["smile"]
+    assert smile["by_weight"]["0"] == [smile["flip_rate"], smile["preservation"]]
+    assert smile["by_weight"]["20"] == [smile["preserving_flip_rate"], smile["preserving_preservation"]]
+    assert table.splitlines()[0] == "| attribute | as found | weight 0 | weight 20 |"
 
 
 @pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")
