@@ -379,7 +379,7 @@ def every_tag_markdown(runs: list[dict]) -> str:
 
 def by_weight_markdown(runs: list[dict]) -> str:
     """Per tag (of --only) and preservation weight: mean flip rate / other tags kept over the runs,
-    and at how many seeds the target is met; weight 0 is the direction as found."""
+    at how many seeds the target is met and whether the means meet it; weight 0 is the direction as found."""
     runs = sorted(runs, key=lambda r: r["seed"])
     weights = list(runs[0]["tags"][next(iter(runs[0]["tags"]))].get("by_weight", {}))
     lines = ["| attribute | " + " | ".join(["as found", *(f"weight {w}" for w in weights)]) + " |",
@@ -393,7 +393,9 @@ def by_weight_markdown(runs: list[dict]) -> str:
         for at in pairs:
             flip, kept = (sum(x[i] for x in at) / len(at) for i in (0, 1))
             hits = sum(met(*x) for x in at)
-            cells.append(f"{flip:.3f} / {kept:.3f}" + (f" (**{hits} of {len(at)}**)" if hits else ""))
+            counts = [f"**{hits} of {len(at)}**"] if hits else []
+            counts += ["mean: met"] if met(flip, kept) else []
+            cells.append(f"{flip:.3f} / {kept:.3f}" + (f" ({', '.join(counts)})" if counts else ""))
         lines.append(f"| {tag} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -40,7 +40,7 @@ def test_the_weights_table_has_a_column_a_weight_and_counts_the_seeds_in_each():
             {"seed": 1, "tags": {"glasses": tag((0.85, 0.83), ([0.85, 0.89], [0.78, 0.91])), "mute": {"error": "x"}}}]
     lines = run.by_weight_markdown(runs).splitlines()
     assert lines[0] == "| attribute | as found | weight 10 | weight 30 |" and len(lines) == 3  # no row for an error
-    assert lines[2] == "| glasses | 0.890 / 0.825 | 0.860 / 0.890 | 0.800 / 0.910 (**1 of 2**) |"
+    assert lines[2] == "| glasses | 0.890 / 0.825 | 0.860 / 0.890 | 0.800 / 0.910 (**1 of 2**, mean: met) |"
 
 
 def test_binary_tags_read_as_one_exclusive_group():
