@@ -307,8 +307,10 @@ def every_tag_one(job: dict) -> dict:
                       "preserving_flip_rate": b["flip_rate"], "preserving_preservation": b["preservation"],
                       "preserving_preserved": b["preserved"]}
         if job.get("weights"):  # --weights: the same at each weight, [flip rate, other tags kept]
-            found[tag]["by_weight"] = {f"{w:g}": _kept_at(model, net, tag, scored, grams, w, job["edit_n"])
-                                       for w in job["weights"]}
+            scored_at = {0: [a["flip_rate"], a["preservation"]], job["weight"]: [b["flip_rate"], b["preservation"]]}
+            found[tag]["by_weight"] = {
+                f"{w:g}": scored_at[w] if w in scored_at else _kept_at(model, net, tag, scored, grams, w, job["edit_n"])
+                for w in job["weights"]}
     return {"run": job["run"], "seed": model.run_config.train.seed, "steps": model.step, "weight": job["weight"],
             "as_group": job.get("as_group"), "only": job.get("only"), "codes": job["codes"],
             "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
@@ -381,7 +383,7 @@ def by_weight_markdown(runs: list[dict]) -> str:
     """Per tag (of --only) and preservation weight: mean flip rate / other tags kept over the runs,
     at how many seeds the target is met and whether the means meet it; weight 0 is the direction as found."""
     runs = sorted(runs, key=lambda r: r["seed"])
-    weights = list(runs[0]["tags"][next(iter(runs[0]["tags"]))].get("by_weight", {}))
+    weights = next((list(t["by_weight"]) for t in runs[0]["tags"].values() if "by_weight" in t), [])
     lines = ["| attribute | " + " | ".join(["as found", *(f"weight {w}" for w in weights)]) + " |",
              "|---|" + "---|" * (len(weights) + 1)]
     for tag in runs[0]["tags"]:

@@ -36,8 +36,8 @@ def test_the_weights_table_has_a_column_a_weight_and_counts_the_seeds_in_each():
     def tag(found, at):
         return {**_tag(*found), "by_weight": {"10": at[0], "30": at[1]}}
 
-    runs = [{"seed": 0, "tags": {"glasses": tag((0.93, 0.82), ([0.87, 0.89], [0.82, 0.91])), "mute": {"error": "x"}}},
-            {"seed": 1, "tags": {"glasses": tag((0.85, 0.83), ([0.85, 0.89], [0.78, 0.91])), "mute": {"error": "x"}}}]
+    runs = [{"seed": 0, "tags": {"mute": {"error": "x"}, "glasses": tag((0.93, 0.82), ([0.87, 0.89], [0.82, 0.91]))}},
+            {"seed": 1, "tags": {"mute": {"error": "x"}, "glasses": tag((0.85, 0.83), ([0.85, 0.89], [0.78, 0.91]))}}]
     lines = run.by_weight_markdown(runs).splitlines()
     assert lines[0] == "| attribute | as found | weight 10 | weight 30 |" and len(lines) == 3  # no row for an error
     assert lines[2] == "| glasses | 0.890 / 0.825 | 0.860 / 0.890 | 0.800 / 0.910 (**1 of 2**, mean: met) |"
