@@ -1,6 +1,8 @@
 """A run's attribute directions: found from its own samples, read by the data set's tag evaluator
-(InterFaceGAN, Shen et al. 2020, https://arxiv.org/abs/2005.09635), kept in RUN/directions.json,
-drawn by ``genlab edit`` and scored by ``genlab eval`` (flip rate, preservation).
+(InterFaceGAN, Shen et al. 2020, https://arxiv.org/abs/2005.09635: the normal of a linear SVM; or
+the mean gradient of the evaluator's log-probability, the first-order form of GANalyze, Goetschalckx
+et al. 2019, https://arxiv.org/abs/1906.10112), kept in RUN/directions.json, drawn by ``genlab
+edit`` and scored by ``genlab eval`` (flip rate, preservation).
 
 A direction lives in the noise part of the latent code (z of a GAN, the code of a VAE); a
 conditional model's condition is left as it is.
@@ -22,6 +24,11 @@ FILE = "directions.json"
 CHUNK = 500  # images decoded and scored at a time
 PRESERVE_WEIGHT = 20.0  # chosen on one run (benchmarks/toonfaces/README.md)
 JACOBIAN_CODES = 1000
+METHODS = ("svm", "gradient")
+# the preservation weights ``keep`` tries, in order, on held-out edits; the first that keeps enough wins
+KEEP_WEIGHTS = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0, 200.0, 300.0, 500.0, 700.0, 1000.0,
+                2000.0, 5000.0)
+HELD_OUT = 1009  # held-out edits are drawn with seed + HELD_OUT: apart from genlab eval's (seed 0)
 
 
 def tagged_evaluator(model):
@@ -63,61 +70,127 @@ def _group_log_probs(logits: torch.Tensor, index: int, vocab) -> torch.Tensor:
     return torch.nn.functional.logsigmoid(logits[:, index])
 
 
+def _device(model) -> torch.device:
+    return getattr(model, "device", torch.device("cpu"))
+
+
 @torch.no_grad()
 def _read(model, net, codes: torch.Tensor) -> torch.Tensor:
     """The evaluator's raw logits (N, T) of the images decoded from ``codes`` (N, M)."""
-    return torch.cat([net.logits(model.decode(part).cpu()) for part in codes.split(CHUNK)])
+    return torch.cat([net.logits(model.decode(part.to(_device(model))).cpu()) for part in codes.split(CHUNK)])
+
+
+def prior_codes(model, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` codes (N, M) from the prior, on the CPU."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.cat([model.prior(min(CHUNK, n - i), g) for i in range(0, n, CHUNK)]).cpu()
 
 
 @torch.no_grad()
 def scored_codes(model, net, n: int = 10_000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` codes (N, M) from the prior, on the CPU, and the evaluator's raw logits (N, T) of their images."""
-    g = torch.Generator().manual_seed(seed)
-    codes = torch.cat([model.prior(min(CHUNK, n - i), g) for i in range(0, n, CHUNK)]).cpu()
+    codes = prior_codes(model, n, seed)
     return codes, _read(model, net, codes)
 
 
+def mean_gradient(model, net, index: int, codes: torch.Tensor, chunk: int = 250) -> torch.Tensor:
+    """The unit mean over ``codes`` (N, M) of the gradient of log p(tag ``index``) by the evaluator
+    with respect to the noise (d values): the move that raises the attribute most on average, to
+    first order (GANalyze learns its direction through the assessor's gradient,
+    https://arxiv.org/abs/1906.10112; for one linear move this mean is the closed form)."""
+    d = noise_dim(model)
+    total = torch.zeros(d, dtype=torch.float64)
+    for part in codes.split(chunk):
+        part = part.to(_device(model))
+        noise = part[:, :d].detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = net.logits(_decode_with_graph(model, torch.cat([noise, part[:, d:]], 1)).float().cpu())
+            (grad,) = torch.autograd.grad(_group_log_probs(logits, index, net.vocab).sum(), noise)
+        total += grad.double().sum(0).cpu()
+    if not torch.isfinite(total).all() or float(total.norm()) == 0:
+        raise GenlabError(f"the evaluator's reading of {net.vocab.names[index]!r} does not change with the noise "
+                          "at these draws: no gradient to follow")
+    return (total / total.norm()).float()
+
+
 @torch.no_grad()
-def compute(model, net, attribute: str, *, n: int = 10_000, fraction: float = 0.1, seed: int = 0,
-            orthogonal_to: tuple[str, ...] = (), known: dict | None = None,
+def compute(model, net, attribute: str, *, method: str = "svm", n: int = 10_000, fraction: float = 0.1,
+            seed: int = 0, orthogonal_to: tuple[str, ...] = (), known: dict | None = None,
             scored: tuple[torch.Tensor, torch.Tensor] | None = None, preserve: tuple[str, ...] = (),
-            preserve_weight: float = PRESERVE_WEIGHT, grams: dict[str, torch.Tensor] | None = None,
+            preserve_weight: float = PRESERVE_WEIGHT, keep: float | None = None, strength: float = 3.0,
+            edit_n: int = 1000, grams: dict[str, torch.Tensor] | None = None,
             jacobian_codes: int = JACOBIAN_CODES) -> dict[str, Any]:
-    """A direction for ``attribute``: ``n`` codes from the prior, scored by log p(attribute) of
-    their images (or the codes and logits of ``scored_codes`` given as ``scored``); the SVM normal
-    between the top and bottom ``fraction``; made orthogonal to the span of the directions of
-    ``orthogonal_to``: tags with a direction in ``known``, or tag groups by name ("hair", "eyes"),
-    each tag of the group with its direction found from the same codes; a tag's from ``known`` when
-    the run has it, else from the same codes. With ``preserve`` (tags, groups, or "all" the others),
-    the direction is first pulled away from where those tags' evaluator scores change (``preserving``,
-    their Jacobian Gram matrices from ``jacobian_codes`` prior draws, or ``grams`` when given).
-    Returns its record for directions.json."""
+    """A direction for ``attribute`` from ``n`` codes of the prior (or the codes and logits of
+    ``scored_codes`` given as ``scored``): with ``method`` "svm", the SVM normal between the codes
+    whose log p(attribute) by the evaluator is in the top and bottom ``fraction``; with "gradient",
+    the mean gradient of log p(attribute) at the codes (``mean_gradient``). With ``preserve`` (tags,
+    groups, or "all" the others) it is pulled away from where those tags' evaluator scores change
+    (``preserving``, their Jacobian Gram matrices from ``jacobian_codes`` prior draws, or ``grams``),
+    by ``preserve_weight``, or with ``keep`` by the least weight of KEEP_WEIGHTS whose ``edit_n``
+    held-out edits at ``strength`` keep the other tags at least that often (``choose_weight``).
+    Then it is made orthogonal to the span of the directions of ``orthogonal_to``: tags with a
+    direction in ``known``, or tag groups by name ("hair", "eyes"), each tag of the group with its
+    direction found from the same codes; a tag's from ``known`` when the run has it, else from the
+    same codes. Returns its record for directions.json."""
+    if method not in METHODS:
+        raise GenlabError(f"--method is one of {', '.join(METHODS)}, not {method!r}")
     index = attribute_index(net, attribute)
     name = net.vocab.names[index]
-    codes, logits = scored if scored is not None else scored_codes(model, net, n, seed)
+    if scored is None:  # the gradient reads the codes itself: scores only for the SVMs
+        scored = scored_codes(model, net, n, seed) if method == "svm" or orthogonal_to else (prior_codes(model, n, seed), None)
+    codes, logits = scored
     noise = codes[:, :noise_dim(model)]
-    direction, svm_accuracy = find_direction(noise, _group_log_probs(logits, index, net.vocab), fraction=fraction,
-                                             seed=seed)
-    preserved = _units(net, index, preserve) if preserve else {}
-    if preserved:
-        if grams is None:
-            grams = sensitivity(model, net, preserved, n=jacobian_codes, seed=seed)
-        direction = preserving(direction, torch.stack([grams[k] for k in preserved]), preserve_weight)
+    if method == "svm":
+        direction, svm_accuracy = find_direction(noise, _group_log_probs(logits, index, net.vocab), fraction=fraction,
+                                                 seed=seed)
+        found = {"fraction": fraction, "svm_accuracy": svm_accuracy}
+    else:
+        direction, found = mean_gradient(model, net, index, codes), {}
     kept, others = [], []
     for other in orthogonal_to:
         other_name, vectors = _condition(other, index, noise, logits, net, known or {}, fraction, seed)
         kept.append(other_name)
         others += vectors
-    if others:
+    preserved = _units(net, index, preserve) if preserve else {}
+    if preserved and grams is None:
+        grams = sensitivity(model, net, preserved, n=jacobian_codes, seed=seed)
+    stacked = torch.stack([grams[k] for k in preserved]) if preserved else None
+
+    def shaped(weight: float) -> torch.Tensor:
+        v = preserving(direction, stacked, weight) if preserved else direction
+        if not others:
+            return v
         try:
-            direction = orthogonal(direction, torch.stack(others))
+            return orthogonal(v, torch.stack(others))
         except ValueError:
             raise GenlabError(f"the direction of {name!r} lies in the span of those of {', '.join(kept)}") from None
-    return {"attribute": name, "vector": [round(float(v), 7) for v in direction], "space": "noise",
-            "n_codes": len(codes), "fraction": fraction, "seed": seed, "svm_accuracy": svm_accuracy,
-            "orthogonal_to": kept, "preserve": list(preserved),
+
+    chosen = {}
+    if preserved and keep is not None:
+        preserve_weight, tried = choose_weight(model, net, name, shaped, keep, strength=strength, n=edit_n,
+                                               seed=seed + HELD_OUT)
+        chosen = {"keep": keep, "held_out": {"edits": edit_n, "strength": strength, "seed": seed + HELD_OUT,
+                                             "tried": tried}}
+    direction = shaped(preserve_weight)
+    return {"attribute": name, "method": method, "vector": [round(float(v), 7) for v in direction], "space": "noise",
+            "n_codes": len(codes), **found, "seed": seed, "orthogonal_to": kept, "preserve": list(preserved),
             **({"preserve_weight": preserve_weight, "jacobian_codes": jacobian_codes} if preserved else {}),
-            "evaluator": str(net.path)}
+            **chosen, "evaluator": str(net.path)}
+
+
+def choose_weight(model, net, attribute: str, shaped, keep: float, *, strength: float = 3.0, n: int = 1000,
+                  seed: int = HELD_OUT, weights: tuple[float, ...] = KEEP_WEIGHTS) -> tuple[float, list[list[float]]]:
+    """The first of ``weights`` (ascending) whose direction ``shaped(weight)`` keeps the other tags
+    at least ``keep`` of the time over ``n`` edits at ``strength`` of draws from ``seed``: the least
+    pull, so the most flip, that keeps enough; when none does, the one that keeps most. Returns it
+    and [weight, flip rate, other tags kept] of each weight tried."""
+    tried = []
+    for weight in weights:
+        s = edit_scores(model, net, attribute, shaped(weight), strength=strength, n=n, seed=seed, baseline=False)
+        tried.append([weight, round(s["flip_rate"], 4), round(s["preservation"], 4)])
+        if s["preservation"] >= keep:
+            return weight, tried
+    return max(tried, key=lambda t: t[2])[0], tried
 
 
 def tag_units(vocab) -> dict[str, Any]:

@@ -134,3 +134,45 @@ def test_a_direction_that_preserves_a_tag_group_leaves_it_more_alone_the_harder_
             directions.compute(model, net, "smile", scored=scored, preserve=(name,))
     with pytest.raises(GenlabError, match="the tag or group it changes"):  # a tag of its own group names the group
         directions.compute(model, net, "red hair", scored=scored, preserve=("blue hair",))
+
+
+def test_the_mean_gradient_of_a_tag_matches_its_formula():
+    model, net = Identity(), HairReader()
+    codes = directions.prior_codes(model, 600, seed=1)
+    # smile's logit is 10 (x0 + x1): d log sigmoid / dx = 10 sigmoid(-s) (1, 1, 0, ...) at every draw
+    smile = directions.mean_gradient(model, net, 2, codes, chunk=250)
+    assert torch.allclose(smile, torch.tensor([1, 1, 0, 0, 0, 0, 0, 0]) / 2**0.5, atol=1e-6)
+    # red hair is one of a group with a 'none' class: softmax(10 x2, 10 x1, 0), so its log-probability
+    # grows with x1 and falls with x2, by the mean of (1 - p_red) and of p_blue
+    x = codes.double()
+    p = torch.softmax(10 * torch.stack([x[:, 2], x[:, 1], torch.zeros(600, dtype=torch.float64)], 1), 1)
+    want = torch.zeros(8, dtype=torch.float64)
+    want[1], want[2] = (1 - p[:, 1]).mean(), -p[:, 0].mean()
+    red = directions.mean_gradient(model, net, 1, codes, chunk=250)
+    assert torch.allclose(red.double(), want / want.norm(), atol=1e-5)
+    with pytest.raises(GenlabError, match="no gradient to follow"):  # saturated: 10 sigmoid(-500) is 0 in fp32
+        directions.mean_gradient(model, Reader(), 0, torch.full((4, 8), 50.0))
+
+
+def test_a_gradient_direction_flips_its_tag_and_is_kept_by_the_weight_that_held_out_edits_choose():
+    model, net = Identity(), HairReader()
+    codes = directions.prior_codes(model, 2000, seed=0)
+    grams = directions.sensitivity(model, net, directions._units(net, 2, ("all",)), n=500)
+    record = directions.compute(model, net, "smile", method="gradient", scored=(codes, None), preserve=("all",),
+                                keep=0.95, grams=grams, edit_n=1000)
+    assert record["method"] == "gradient" and "svm_accuracy" not in record and record["keep"] == 0.95
+    tried = record["held_out"]["tried"]
+    assert record["held_out"]["seed"] == directions.HELD_OUT and record["held_out"]["edits"] == 1000
+    # the first weight (in KEEP_WEIGHTS' order) whose held-out edits keep hair 0.95 of the time
+    assert [t[0] for t in tried] == list(directions.KEEP_WEIGHTS[:len(tried)])
+    assert tried[-1][0] == record["preserve_weight"] > 0 and tried[-1][2] >= 0.95 > max(t[2] for t in tried[:-1])
+    assert tried[0][2] < 0.8  # weight 0: the mean gradient (1, 1, 0, ...) / sqrt 2 moves hair
+    s = directions.edit_scores(model, net, "smile", torch.tensor(record["vector"]), n=2000)
+    assert s["flip_rate"] > 0.93 and s["preserved"]["hair"] > 0.93
+    base, hair = torch.tensor([1.0, 1, 0, 0, 0, 0, 0, 0]) / 2**0.5, grams["hair"]
+    weight, tried = directions.choose_weight(model, net, "smile", lambda w: directions.preserving(base, hair, w), 1.0,
+                                             weights=(0.0, 2.0, 1.0), n=500)
+    assert [t[0] for t in tried] == [0.0, 2.0, 1.0] and all(t[2] < 1 for t in tried)
+    assert weight == 2.0 and tried[1][2] > tried[2][2] > tried[0][2]  # none keeps all: the one that keeps most
+    with pytest.raises(GenlabError, match="--method is one of svm, gradient"):
+        directions.compute(model, net, "smile", method="pca", scored=(codes, None))

@@ -306,6 +306,9 @@ def every_tag_one(job: dict) -> dict:
                       **{k: a[k] for k in ("flip_rate", "preservation", "random_flip_rate", "random_preservation")},
                       "preserving_flip_rate": b["flip_rate"], "preserving_preservation": b["preservation"],
                       "preserving_preserved": b["preserved"]}
+        if job.get("held_out_keep"):  # --keep: each method's direction at the weight held-out edits choose
+            found[tag]["held_out"] = {m: _kept_by_held_out(model, net, tag, m, scored, grams, job["held_out_keep"],
+                                                           job["edit_n"]) for m in directions.METHODS}
         if job.get("weights"):  # --weights: the same at each weight, [flip rate, other tags kept]
             scored_at = {0: [a["flip_rate"], a["preservation"]], job["weight"]: [b["flip_rate"], b["preservation"]]}
             found[tag]["by_weight"] = {
@@ -328,6 +331,31 @@ def _kept_at(model, net, tag: str, scored, grams, weight: float, edit_n: int) ->
     kept = directions.compute(model, net, tag, scored=scored, preserve=("all",), grams=grams, preserve_weight=weight)
     s = directions.edit_scores(model, net, tag, torch.tensor(kept["vector"]), n=edit_n, seed=0, baseline=False)
     return [s["flip_rate"], s["preservation"]]
+
+
+GRADIENT_CODES = 2000  # where --keep's mean gradients are taken (of the 10,000 scored codes)
+
+
+def _kept_by_held_out(model, net, tag: str, method: str, scored, grams, keep: float, edit_n: int) -> dict:
+    """``tag``'s direction by ``method``, kept by every other tag's Jacobian at the least weight whose
+    held-out edits keep ``keep`` of the other tags (``genlab directions --preserve all --keep``):
+    the weight, what the held-out edits gave at each weight tried, and flip rate and other tags kept
+    on the protocol's edits (seed 0), beside the direction as found (weight 0). The mean gradient is
+    taken at the first GRADIENT_CODES of the scored codes."""
+    import torch
+
+    from genlab import directions
+
+    if method == "gradient":
+        scored = (scored[0][:GRADIENT_CODES], None)
+    rec = directions.compute(model, net, tag, method=method, scored=scored, preserve=("all",), grams=grams,
+                             keep=keep, edit_n=edit_n)
+    s = directions.edit_scores(model, net, tag, torch.tensor(rec["vector"]), n=edit_n, seed=0, baseline=False)
+    plain = directions.compute(model, net, tag, method=method, scored=scored)
+    a = directions.edit_scores(model, net, tag, torch.tensor(plain["vector"]), n=edit_n, seed=0, baseline=False)
+    return {"weight": rec["preserve_weight"], "tried": rec["held_out"]["tried"], "flip_rate": s["flip_rate"],
+            "preservation": s["preservation"], "preserved": s["preserved"],
+            "found": [a["flip_rate"], a["preservation"]]}
 
 
 def read_as_group(vocab, name: str, tags: list[str]):
@@ -399,6 +427,32 @@ def by_weight_markdown(runs: list[dict]) -> str:
             counts += ["mean: met"] if met(flip, kept) else []
             cells.append(f"{flip:.3f} / {kept:.3f}" + (f" ({', '.join(counts)})" if counts else ""))
         lines.append(f"| {tag} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def held_out_markdown(runs: list[dict]) -> str:
+    """Per tag (of --only) and method: the weight held-out edits chose at each seed, and over the
+    runs the mean flip rate / other tags kept on the protocol's edits, as found and at that weight,
+    with the seeds that meet the target."""
+    runs = sorted(runs, key=lambda r: r["seed"])
+    k = len(runs)
+    lines = ["| attribute | method | as found: flip rate / other tags kept | weight chosen (seed " +
+             ", ".join(str(r["seed"]) for r in runs) + ") | kept by that weight: flip rate | its other tags kept "
+             "| target met (seeds) |", "|---|---|---|---|---|---|---|"]
+    for tag in runs[0]["tags"]:
+        rs = [r["tags"][tag] for r in runs]
+        if any("error" in r or "held_out" not in r for r in rs):
+            continue
+        for method in rs[0]["held_out"]:
+            hs = [r["held_out"][method] for r in rs]
+            found = [sum(h["found"][i] for h in hs) / k for i in (0, 1)]
+            flip, kept = (_mean_std([h[key] for h in hs]) for key in ("flip_rate", "preservation"))
+            hits = sum(met(h["flip_rate"], h["preservation"]) for h in hs)
+            mean = met(flip[0], kept[0])
+            lines.append(f"| {tag} | {method} | {found[0]:.3f} / {found[1]:.3f} | "
+                         + ", ".join(f"{h['weight']:g}" for h in hs)
+                         + f" | {_pm(flip, 3, k)} | {_pm(kept, 3, k)} | "
+                         + (f"**{hits} of {k}**" if hits else f"0 of {k}") + (" (mean: met)" if mean else "") + " |")
     return "\n".join(lines)
 
 
@@ -549,6 +603,9 @@ def main() -> None:
     p.add_argument("--every-tag", nargs="+", metavar="RUN",
                    help="only this: every tag of these unconditional runs as the attribute (every-tag.json)")
     p.add_argument("--only", nargs="+", metavar="TAG", help="--every-tag: these tags only")
+    p.add_argument("--keep", type=float, metavar="FRACTION",
+                   help="--every-tag --only: each method's kept direction at the weight held-out edits choose "
+                        "(genlab directions --keep FRACTION; every-tag-keep.json)")
     p.add_argument("--as-group", nargs="+", metavar="NAME TAG",
                    help="--every-tag: read these binary tags as one exclusive group NAME (e.g. style 'long hair' ...)")
     args = p.parse_args()
@@ -617,9 +674,11 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     from genlab.directions import JACOBIAN_CODES, PRESERVE_WEIGHT
 
     name = ("every-tag" + (f"-{slug(args.as_group[0])}" if args.as_group else "")  # its file and README section
-            + ("-weights" if args.weights else ""))
+            + ("-weights" if args.weights else "") + ("-keep" if args.keep is not None else ""))
     if args.weights and (min(args.weights) < 0 or not args.only):
         raise SystemExit("error: --every-tag --weights takes weights >= 0 and --only TAG... (a row a tag, a column a weight)")
+    if args.keep is not None and (not 0 < args.keep <= 1 or not args.only or args.weights):
+        raise SystemExit("error: --every-tag --keep takes a fraction in (0, 1] and --only TAG..., and not --weights")
     out = Path(args.out) if args.out else (HERE / f"{name}.json" if not args.quick else
                                           Path(args.run_dir) / f"{name}-quick.json")
     runs = [str(Path(r).resolve()) for r in args.every_tag]
@@ -630,7 +689,8 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
         read_as_group(tagged_evaluator(genlab.load(runs[0])).vocab, args.as_group[0], args.as_group[1:])
     jobs = [{"run": r, "weight": PRESERVE_WEIGHT, "codes": codes, "jacobian_codes": jacobian_codes or JACOBIAN_CODES,
              "edit_n": edit_n, "only": args.only, "as_group": args.as_group,
-             **({"weights": args.weights} if args.weights else {})} for r in runs]
+             **({"weights": args.weights} if args.weights else {}),
+             **({"held_out_keep": args.keep} if args.keep is not None else {})} for r in runs]
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
     old = [r for r in old if r["run"] not in runs  # other runs scored by the same settings
            and all(r.get(k) == v for k, v in jobs[0].items() if k != "run")]
@@ -641,7 +701,8 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     record = run_and_save(every_tag_one, jobs, args.jobs, args.threads or max(1, 2 // args.jobs), old, out,
                           lambda rs: {"benchmark": "toonfaces every tag", "quick": args.quick,
                                       "seeds": sorted(r["seed"] for r in rs)}, report)
-    table = (by_weight_markdown if args.weights else every_tag_markdown)(record["runs"])
+    table = (by_weight_markdown if args.weights else held_out_markdown if args.keep is not None
+             else every_tag_markdown)(record["runs"])
     readme = HERE / "README.md"
     if not args.quick and args.out is None and readme.is_file():
         readme.write_text(splice(readme.read_text(), name, table))

@@ -132,6 +132,29 @@ def test_directions_that_preserve_the_other_tags(run, tmp_path, capsys):
     assert (run / "directions.json").read_bytes() == before
 
 
+def test_directions_by_the_mean_gradient_with_the_weight_held_out_edits_choose(run, capsys):
+    assert main(["directions", str(run), "--attribute", "smile", "--method", "gradient", "--preserve", "all",
+                 "--keep", "0.5", "--jacobian-codes", "100", "--n", "200"]) == 0
+    out = capsys.readouterr().out
+    record = json.loads((run / "directions.json").read_text())["smile"]
+    assert record["method"] == "gradient" and record["n_codes"] == 200 and record["keep"] == 0.5
+    weight, flip, kept = record["held_out"]["tried"][-1]
+    assert weight == record["preserve_weight"] and record["held_out"]["edits"] == 1000
+    assert "the mean gradient of log p(smile) over 200 samples" in out and "chosen on 1,000 held-out edits" in out
+    assert f"other tags kept {kept:.3f}" in out and ("none of 0 to" in out) == (kept < 0.5)
+    before = (run / "directions.json").read_bytes()
+    for extra, message in ((["--method", "gradient", "--fraction", "0.2"], "--method gradient fits one only"),
+                           (["--keep", "0.9"], "give --preserve too"),
+                           (["--preserve", "all", "--keep", "0.9", "--preserve-weight", "5"], "give one of them"),
+                           (["--preserve", "all", "--keep", "1.5"], "a fraction in (0, 1]"),
+                           (["--preserve", "all", "--keep", "nan"], "a fraction in (0, 1]"),
+                           (["--method", "pca"], "invalid choice")):
+        assert main(["directions", str(run), "--attribute", "smile", "--n", "200", *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and message in err and "Traceback" not in err
+    assert (run / "directions.json").read_bytes() == before
+
+
 def test_directions_work_in_a_vae_code_too(tagged, monkeypatch, tmp_path):
     monkeypatch.setenv("GENLAB_CACHE", str(tagged["cache"]))
     vae = tagged["vae"]
