@@ -136,6 +136,7 @@ def compute(model, net, attribute: str, *, method: str = "svm", n: int = 10_000,
         raise GenlabError(f"--method is one of {', '.join(METHODS)}, not {method!r}")
     index = attribute_index(net, attribute)
     name = net.vocab.names[index]
+    preserved = _units(net, index, preserve) if preserve else {}  # a bad name is told before any work
     if scored is None:  # the gradient reads the codes itself: scores only for the SVMs
         scored = scored_codes(model, net, n, seed) if method == "svm" or orthogonal_to else (prior_codes(model, n, seed), None)
     codes, logits = scored
@@ -151,7 +152,6 @@ def compute(model, net, attribute: str, *, method: str = "svm", n: int = 10_000,
         other_name, vectors = _condition(other, index, noise, logits, net, known or {}, fraction, seed)
         kept.append(other_name)
         others += vectors
-    preserved = _units(net, index, preserve) if preserve else {}
     if preserved and grams is None:
         grams = sensitivity(model, net, preserved, n=jacobian_codes, seed=seed)
     stacked = torch.stack([grams[k] for k in preserved]) if preserved else None

@@ -317,6 +317,7 @@ def every_tag_one(job: dict) -> dict:
     return {"run": job["run"], "seed": model.run_config.train.seed, "steps": model.step, "weight": job["weight"],
             "as_group": job.get("as_group"), "only": job.get("only"), "codes": job["codes"],
             "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
+            **{k: job[k] for k in ("weights", "held_out_keep") if k in job},  # a later call keeps it by these
             "tags": found, "seconds": round(time.perf_counter() - t0, 1), "machine": _machine(),
             "threads": torch.get_num_threads()}
 

@@ -188,10 +188,29 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
     # the kept direction at more weights: weight 0 is the direction as found, weight 20 the table's
     table = _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--every-tag", str(kept.run_dir),
                             "--out", str(tmp_path / "weights.json"), "--only", "smile", "--weights", "0", "20")
-    smile = json.loads((tmp_path / "weights.json").read_text())["runs"][0]["tags"]["smile"]
+    record = json.loads((tmp_path / "weights.json").read_text())["runs"][0]
+    smile = record["tags"]["smile"]
+    assert record["weights"] == [0.0, 20.0]
     assert smile["by_weight"]["0"] == [smile["flip_rate"], smile["preservation"]]
     assert smile["by_weight"]["20"] == [smile["preserving_flip_rate"], smile["preserving_preservation"]]
     assert table.splitlines()[0] == "| attribute | as found | weight 0 | weight 20 |"
+    # each method's kept direction at the weight held-out edits choose (genlab directions --keep)
+    table = _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--every-tag", str(kept.run_dir),
+                            "--out", str(tmp_path / "keep.json"), "--only", "smile", "--keep", "0.5")
+    record = json.loads((tmp_path / "keep.json").read_text())["runs"][0]
+    held = record["tags"]["smile"]["held_out"]
+    assert record["held_out_keep"] == 0.5  # what a later call with other runs keeps this one by
+    assert list(held) == ["svm", "gradient"] and len(table.splitlines()) == 4
+    for method, h in held.items():
+        weights = [t[0] for t in h["tried"]]
+        assert weights[-1] == h["weight"] and weights == [0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0, 200.0,
+                                                          300.0, 500.0, 700.0, 1000.0, 2000.0, 5000.0][:len(weights)]
+        assert (h["tried"][-1][2] >= 0.5 or len(weights) == 16) and all(t[2] < 0.5 for t in h["tried"][:-1])
+        assert 0 <= h["flip_rate"] <= 1 and 0 <= h["preservation"] <= 1 and "smile" not in h["preserved"]
+    for bad in (["--keep", "0.5"], ["--only", "smile", "--keep", "0"], ["--only", "smile", "--keep", "0.5",
+                                                                         "--weights", "10"]):
+        with pytest.raises(SystemExit, match="^error: --every-tag --keep"):
+            _toonfaces_main(monkeypatch, capsys, "--quick", "--every-tag", str(kept.run_dir), *bad)
 
 
 @pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")

@@ -43,6 +43,21 @@ def test_the_weights_table_has_a_column_a_weight_and_counts_the_seeds_in_each():
     assert lines[2] == "| glasses | 0.890 / 0.825 | 0.860 / 0.890 | 0.800 / 0.910 (**1 of 2**, mean: met) |"
 
 
+def test_the_held_out_table_gives_each_method_its_chosen_weight_per_seed_and_the_seeds_that_meet_the_target():
+    def held(weight, flip, kept, found=(0.9, 0.8)):
+        return {"weight": weight, "flip_rate": flip, "preservation": kept, "found": list(found), "tried": []}
+
+    runs = [{"seed": s, "tags": {"mute": {"error": "x"}, "glasses": {**_tag(0.9, 0.8), "held_out": {
+        "svm": held(w1, 0.82, k1), "gradient": held(w2, 0.86, 0.92, (0.88, 0.84))}}}}
+        for s, w1, k1, w2 in ((1, 30.0, 0.89, 500.0), (0, 20.0, 0.91, 70.0))]
+    lines = run.held_out_markdown(runs).splitlines()
+    assert lines[0].startswith("| attribute | method | as found") and "weight chosen (seed 0, 1)" in lines[0]
+    assert len(lines) == 4  # a row a method, none for a tag that errored
+    assert lines[2] == "| glasses | svm | 0.900 / 0.800 | 20, 30 | 0.820 ± 0.000 | 0.900 ± 0.014 | **1 of 2** (mean: met) |"
+    assert lines[3] == ("| glasses | gradient | 0.880 / 0.840 | 70, 500 | 0.860 ± 0.000 | 0.920 ± 0.000 "
+                        "| **2 of 2** (mean: met) |")
+
+
 def test_binary_tags_read_as_one_exclusive_group():
     vocab = build_vocab([["red hair", "smile", "long hair"], ["blue hair", "twintails"]] * 5, min_count=1)
     styled = run.read_as_group(vocab, "style", ["twintails", "long hair"])
