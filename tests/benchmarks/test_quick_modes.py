@@ -1,6 +1,7 @@
 """Every benchmark entry point has a quick mode; the tests run it."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -200,6 +201,11 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
     record = json.loads((tmp_path / "keep.json").read_text())["runs"][0]
     held = record["tags"]["smile"]["held_out"]
     assert record["held_out_keep"] == 0.5  # what a later call with other runs keeps this one by
+    other = shutil.copytree(kept.run_dir, tmp_path / "another-run")
+    _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--every-tag", str(other),
+                    "--out", str(tmp_path / "keep.json"), "--only", "smile", "--keep", "0.5")
+    assert [r["run"] for r in json.loads((tmp_path / "keep.json").read_text())["runs"]] == [
+        record["run"], str(other.resolve())]
     assert list(held) == ["svm", "gradient"] and len(table.splitlines()) == 4
     for method, h in held.items():
         weights = [t[0] for t in h["tried"]]
