@@ -308,7 +308,8 @@ def every_tag_one(job: dict) -> dict:
                       "preserving_preserved": b["preserved"]}
         if job.get("held_out_keep"):  # --keep: each method's direction at the weight held-out edits choose
             found[tag]["held_out"] = {m: _kept_by_held_out(model, net, tag, m, scored, grams, job["held_out_keep"],
-                                                           job["edit_n"]) for m in directions.METHODS}
+                                                           job["edit_n"], a if m == "svm" else None)
+                                      for m in directions.METHODS}
         if job.get("weights"):  # --weights: the same at each weight, [flip rate, other tags kept]
             scored_at = {0: [a["flip_rate"], a["preservation"]], job["weight"]: [b["flip_rate"], b["preservation"]]}
             found[tag]["by_weight"] = {
@@ -337,12 +338,13 @@ def _kept_at(model, net, tag: str, scored, grams, weight: float, edit_n: int) ->
 GRADIENT_CODES = 2000  # where --keep's mean gradients are taken (of the 10,000 scored codes)
 
 
-def _kept_by_held_out(model, net, tag: str, method: str, scored, grams, keep: float, edit_n: int) -> dict:
+def _kept_by_held_out(model, net, tag: str, method: str, scored, grams, keep: float, edit_n: int,
+                      found: dict | None = None) -> dict:
     """``tag``'s direction by ``method``, kept by every other tag's Jacobian at the least weight whose
     held-out edits keep ``keep`` of the other tags (``genlab directions --preserve all --keep``):
     the weight, what the held-out edits gave at each weight tried, and flip rate and other tags kept
-    on the protocol's edits (seed 0), beside the direction as found (weight 0). The mean gradient is
-    taken at the first GRADIENT_CODES of the scored codes."""
+    on the protocol's edits (seed 0), beside the direction as found (weight 0; its scores ``found``
+    when already taken). The mean gradient is taken at the first GRADIENT_CODES of the scored codes."""
     import torch
 
     from genlab import directions
@@ -352,11 +354,12 @@ def _kept_by_held_out(model, net, tag: str, method: str, scored, grams, keep: fl
     rec = directions.compute(model, net, tag, method=method, scored=scored, preserve=("all",), grams=grams,
                              keep=keep, edit_n=edit_n)
     s = directions.edit_scores(model, net, tag, torch.tensor(rec["vector"]), n=edit_n, seed=0, baseline=False)
-    plain = directions.compute(model, net, tag, method=method, scored=scored)
-    a = directions.edit_scores(model, net, tag, torch.tensor(plain["vector"]), n=edit_n, seed=0, baseline=False)
+    if found is None:
+        plain = directions.compute(model, net, tag, method=method, scored=scored)
+        found = directions.edit_scores(model, net, tag, torch.tensor(plain["vector"]), n=edit_n, seed=0, baseline=False)
     return {"weight": rec["preserve_weight"], "tried": rec["held_out"]["tried"], "flip_rate": s["flip_rate"],
             "preservation": s["preservation"], "preserved": s["preserved"],
-            "found": [a["flip_rate"], a["preservation"]]}
+            "found": [found["flip_rate"], found["preservation"]]}
 
 
 def read_as_group(vocab, name: str, tags: list[str]):

@@ -200,6 +200,7 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
                             "--out", str(tmp_path / "keep.json"), "--only", "smile", "--keep", "0.5")
     record = json.loads((tmp_path / "keep.json").read_text())["runs"][0]
     held = record["tags"]["smile"]["held_out"]
+    assert held["svm"]["found"] == [record["tags"]["smile"]["flip_rate"], record["tags"]["smile"]["preservation"]]
     assert record["held_out_keep"] == 0.5  # what a later call with other runs keeps this one by
     other = shutil.copytree(kept.run_dir, tmp_path / "another-run")
     _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--every-tag", str(other),
