@@ -344,7 +344,33 @@ def _edit(model, net, codes: torch.Tensor, index: int, own: str, direction: torc
     preserved = {k: v for k, v in agreement(after, before, net.vocab).items() if k != own}
     return {"flip_rate": float(flipped.double().mean()),
             "preservation": sum(preserved.values()) / len(preserved) if preserved else math.nan,
-            "preserved": preserved, "had_attribute": int(has.sum())}
+            "preserved": preserved, "had_attribute": int(has.sum()),
+            "flip_by_before": flip_by_before(before, after, flipped, index, net.vocab)}
+
+
+def _states(tags: torch.Tensor, index: int, vocab) -> list[str]:
+    """What each row of multi-hot ``tags`` (N, T) has of tag ``index``'s unit: the member of its
+    group ("yellow eyes", or "no ribbon" where a group may be empty), else the tag or "no <tag>"."""
+    group = vocab.group_of(index)
+    members = list(group.members) if group else [index]
+    none = f"no {group.name}" if group else f"no {vocab.names[index]}"
+    on, which = tags[:, members].max(1)
+    return [vocab.names[members[w]] if o > 0 else none for o, w in zip(on.tolist(), which.tolist())]
+
+
+def flip_by_before(before: torch.Tensor, after: torch.Tensor, flipped: torch.Tensor, index: int,
+                   vocab) -> dict[str, dict[str, Any]]:
+    """The flip rate of edits of tag ``index`` split by what the draws had of its unit before
+    (``_states``), most common first: ``n`` draws, their ``flip_rate``, and what the edits that
+    missed left them as (``missed_as``, counts): where a direction falls short, and from where."""
+    was, now = _states(before, index, vocab), _states(after, index, vocab)
+    out: dict[str, dict[str, Any]] = {}
+    for state in sorted(set(was), key=lambda s: (-was.count(s), s)):
+        rows = [i for i, s in enumerate(was) if s == state]
+        missed = [now[i] for i in rows if not flipped[i]]
+        out[state] = {"n": len(rows), "flip_rate": float(flipped[rows].double().mean()),
+                      "missed_as": dict(sorted(((s, missed.count(s)) for s in set(missed)), key=lambda kv: (-kv[1], kv[0])))}
+    return out
 
 
 def read(run_dir: str | Path) -> dict[str, dict]:

@@ -41,6 +41,9 @@ def test_an_edit_along_the_attribute_flips_it_and_keeps_the_rest_and_a_random_on
     assert s["random_flip_rate"] < s["flip_rate"] - 0.1 and s["random_preservation"] < 0.95
     assert s["random_preserved"] == {"glasses": s["random_preservation"]}
     assert s["n"] == 2000 and s["strength"] == 3.0 and 900 < s["had_attribute"] < 1100
+    by = s["flip_by_before"]  # the draws that had no smile were moved towards it, the others away
+    assert set(by) == {"smile", "no smile"} and by["smile"]["n"] == s["had_attribute"]
+    assert sum(b["n"] * b["flip_rate"] for b in by.values()) == pytest.approx(2000 * s["flip_rate"])
     alone = directions.edit_scores(Identity(), Reader(), "smile", axis, strength=3.0, n=2000, seed=0, baseline=False)
     assert alone == {k: v for k, v in s.items() if not k.startswith("random_")}  # the same edits, no random move
 
@@ -54,6 +57,21 @@ class HairReader:
 
     def logits(self, x):
         return 10 * torch.stack([x[:, 2], x[:, 1], x[:, 0] + x[:, 1]], 1)
+
+
+def test_the_flip_rate_is_split_by_what_each_draw_had_before_and_the_misses_by_where_they_stayed():
+    vocab = HairReader.vocab
+    # rows: blue hair, blue hair, no hair, red hair, no hair -> red hair, blue hair, red hair, no hair, no hair
+    before = torch.tensor([[1, 0, 0], [1, 0, 1], [0, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=torch.float32)
+    after = torch.tensor([[0, 1, 0], [1, 0, 1], [0, 1, 1], [0, 0, 0], [0, 0, 0]], dtype=torch.float32)
+    flipped = (after[:, 1] > 0) != (before[:, 1] > 0)
+    assert directions.flip_by_before(before, after, flipped, 1, vocab) == {
+        "blue hair": {"n": 2, "flip_rate": 0.5, "missed_as": {"blue hair": 1}},
+        "no hair": {"n": 2, "flip_rate": 0.5, "missed_as": {"no hair": 1}},
+        "red hair": {"n": 1, "flip_rate": 1.0, "missed_as": {}}}
+    smile = directions.flip_by_before(before, after, (after[:, 2] > 0) != (before[:, 2] > 0), 2, vocab)
+    assert smile == {"no smile": {"n": 3, "flip_rate": 1 / 3, "missed_as": {"no smile": 2}},
+                     "smile": {"n": 2, "flip_rate": 0.5, "missed_as": {"smile": 1}}}
 
 
 def test_a_direction_made_orthogonal_to_a_tag_group_leaves_that_group_alone():

@@ -358,7 +358,7 @@ def _kept_by_held_out(model, net, tag: str, method: str, scored, grams, keep: fl
         plain = directions.compute(model, net, tag, method=method, scored=scored)
         found = directions.edit_scores(model, net, tag, torch.tensor(plain["vector"]), n=edit_n, seed=0, baseline=False)
     return {"weight": rec["preserve_weight"], "tried": rec["held_out"]["tried"], "flip_rate": s["flip_rate"],
-            "preservation": s["preservation"], "preserved": s["preserved"],
+            "preservation": s["preservation"], "preserved": s["preserved"], "flip_by_before": s["flip_by_before"],
             "found": [found["flip_rate"], found["preservation"]]}
 
 
@@ -457,6 +457,36 @@ def held_out_markdown(runs: list[dict]) -> str:
                          + ", ".join(f"{h['weight']:g}" for h in hs)
                          + f" | {_pm(flip, 3, k)} | {_pm(kept, 3, k)} | "
                          + (f"**{hits} of {k}**" if hits else f"0 of {k}") + (" (mean: met)" if mean else "") + " |")
+    return "\n".join(lines)
+
+
+def by_before_markdown(runs: list[dict]) -> str:
+    """Per tag (of --only) and what the edited draws had of it before: how many (the mean over the
+    runs), each method's flip rate at the weight held-out edits chose (mean ± std), and what the
+    missed edits left the draws as (the three commonest, counted over the runs) for the last method."""
+    runs = sorted(runs, key=lambda r: r["seed"])
+    k = len(runs)
+    methods = next((list(t["held_out"]) for t in runs[0]["tags"].values() if "held_out" in t), ["svm"])
+    lines = ["| attribute | the draw had | draws (of 1,000) | " + " | ".join(f"{m}: flip rate" for m in methods)
+             + f" | missed edits left as ({methods[-1]}, {k} runs) |", "|---|---|---|" + "---|" * (len(methods) + 1)]
+    for tag in runs[0]["tags"]:
+        rs = [r["tags"][tag] for r in runs]
+        if any("error" in r or "flip_by_before" not in r.get("held_out", {}).get(methods[-1], {}) for r in rs):
+            continue
+        states = list(rs[0]["held_out"][methods[-1]]["flip_by_before"])
+        for state in states:
+            by = {m: [r["held_out"][m]["flip_by_before"].get(state) for r in rs] for m in methods}
+            if any(b is None for b in by[methods[-1]]):
+                continue  # a state some run never drew
+            missed: dict[str, int] = {}
+            for b in by[methods[-1]]:
+                for where, c in b["missed_as"].items():
+                    missed[where] = missed.get(where, 0) + c
+            top = sorted(missed.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            lines.append(f"| {tag} | {state} | {sum(b['n'] for b in by[methods[-1]]) / k:.0f} | "
+                         + " | ".join(_pm(_mean_std([b["flip_rate"] for b in by[m]]), 2, k) if None not in by[m]
+                                      else "-" for m in methods)
+                         + " | " + (", ".join(f"{w} {c}" for w, c in top) or "-") + " |")
     return "\n".join(lines)
 
 
@@ -707,10 +737,14 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
                                       "seeds": sorted(r["seed"] for r in rs)}, report)
     table = (by_weight_markdown if args.weights else held_out_markdown if args.keep is not None
              else every_tag_markdown)(record["runs"])
+    tables = {name: table, **({f"{name}-by-before": by_before_markdown(record["runs"])} if args.keep is not None else {})}
     readme = HERE / "README.md"
     if not args.quick and args.out is None and readme.is_file():
-        readme.write_text(splice(readme.read_text(), name, table))
-    print(table)
+        text = readme.read_text()
+        for marker, body in tables.items():
+            text = splice(text, marker, body)
+        readme.write_text(text)
+    print("\n\n".join(tables.values()))
 
 
 def _quick_data(run_dir: Path) -> str:

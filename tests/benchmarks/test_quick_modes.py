@@ -207,7 +207,11 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
                     "--out", str(tmp_path / "keep.json"), "--only", "smile", "--keep", "0.5")
     assert [r["run"] for r in json.loads((tmp_path / "keep.json").read_text())["runs"]] == [
         record["run"], str(other.resolve())]
-    assert list(held) == ["svm", "gradient"] and len(table.splitlines()) == 4
+    held_out_table, by_before = table.split("\n\n")
+    assert list(held) == ["svm", "gradient"] and len(held_out_table.splitlines()) == 4
+    states = list(held["gradient"]["flip_by_before"])  # the table's rows: what the edited draws had
+    assert set(states) <= {"smile", "no smile"} and [r.split(" | ")[1] for r in by_before.splitlines()[2:]] == states
+    assert sum(b["n"] for b in held["svm"]["flip_by_before"].values()) == record["edit_n"]
     for method, h in held.items():
         weights = [t[0] for t in h["tried"]]
         assert weights[-1] == h["weight"] and weights == [0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0, 200.0,

@@ -58,6 +58,22 @@ def test_the_held_out_table_gives_each_method_its_chosen_weight_per_seed_and_the
                         "| **2 of 2** (mean: met) |")
 
 
+def test_the_by_before_table_splits_each_methods_flip_rate_by_what_the_draws_had():
+    def held(flip_yellow, n_yellow, missed):
+        return {"flip_by_before": {"yellow eyes": {"n": n_yellow, "flip_rate": flip_yellow, "missed_as": missed},
+                                   "aqua eyes": {"n": 80, "flip_rate": 1.0, "missed_as": {}}}}
+
+    runs = [{"seed": s, "tags": {"mute": {"error": "x"}, "aqua eyes": {"held_out": {
+        "svm": held(f1, n, {}), "gradient": held(f2, n, {"green eyes": g, "yellow eyes": 1})}}}}
+        for s, f1, f2, n, g in ((1, 0.3, 0.5, 110, 50), (0, 0.5, 0.5, 120, 60))]
+    lines = run.by_before_markdown(runs).splitlines()
+    assert lines[0] == ("| attribute | the draw had | draws (of 1,000) | svm: flip rate | gradient: flip rate "
+                        "| missed edits left as (gradient, 2 runs) |")
+    assert lines[1].count("|") == 7 and len(lines) == 4  # a row a state, none for a tag that errored
+    assert lines[2] == "| aqua eyes | yellow eyes | 115 | 0.40 ± 0.14 | 0.50 ± 0.00 | green eyes 110, yellow eyes 2 |"
+    assert lines[3] == "| aqua eyes | aqua eyes | 80 | 1.00 ± 0.00 | 1.00 ± 0.00 | - |"
+
+
 def test_binary_tags_read_as_one_exclusive_group():
     vocab = build_vocab([["red hair", "smile", "long hair"], ["blue hair", "twintails"]] * 5, min_count=1)
     styled = run.read_as_group(vocab, "style", ["twintails", "long hair"])
