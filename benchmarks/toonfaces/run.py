@@ -461,8 +461,8 @@ def held_out_markdown(runs: list[dict]) -> str:
 
 
 def by_before_markdown(runs: list[dict]) -> str:
-    """Per tag (of --only) and what the edited draws had of it before: how many (the mean over the
-    runs), each method's flip rate at the weight held-out edits chose (mean ± std), and what the
+    """Per tag (of --only) and what the edited draws had of it before (commonest first): how many (the
+    mean over the runs), each method's flip rate at the weight held-out edits chose (mean ± std), and what the
     missed edits left the draws as (the three commonest, counted over the runs) for the last method."""
     runs = sorted(runs, key=lambda r: r["seed"])
     k = len(runs)
@@ -473,7 +473,11 @@ def by_before_markdown(runs: list[dict]) -> str:
         rs = [r["tags"][tag] for r in runs]
         if any("error" in r or "flip_by_before" not in r.get("held_out", {}).get(methods[-1], {}) for r in rs):
             continue
-        states = list(rs[0]["held_out"][methods[-1]]["flip_by_before"])
+        counts: dict[str, int] = {}  # the states, commonest over the runs first
+        for r in rs:
+            for state, b in r["held_out"][methods[-1]]["flip_by_before"].items():
+                counts[state] = counts.get(state, 0) + b["n"]
+        states = sorted(counts, key=lambda st: (-counts[st], st))
         for state in states:
             by = {m: [r["held_out"][m]["flip_by_before"].get(state) for r in rs] for m in methods}
             if any(b is None for b in by[methods[-1]]):
