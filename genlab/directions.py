@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from genlab.errors import CheckpointError, GenlabError
-from genlab.latent import find_direction, move, noise_dim, orthogonal, preserving
+from genlab.latent import WSpace, find_direction, in_space, move, noise_dim, orthogonal, preserving
 
 FILE = "directions.json"
 CHUNK = 500  # images decoded and scored at a time
@@ -134,6 +134,8 @@ def compute(model, net, attribute: str, *, method: str = "svm", n: int = 10_000,
     same codes. Returns its record for directions.json."""
     if method not in METHODS:
         raise GenlabError(f"--method is one of {', '.join(METHODS)}, not {method!r}")
+    space = "w" if isinstance(model, WSpace) else "noise"
+    known = {k: r for k, r in (known or {}).items() if r.get("space", "noise") == space}  # directions of this space
     index = attribute_index(net, attribute)
     name = net.vocab.names[index]
     preserved = _units(net, index, preserve) if preserve else {}  # a bad name is told before any work
@@ -172,7 +174,8 @@ def compute(model, net, attribute: str, *, method: str = "svm", n: int = 10_000,
         chosen = {"keep": keep, "held_out": {"edits": edit_n, "strength": strength, "seed": seed + HELD_OUT,
                                              "tried": tried}}
     direction = shaped(preserve_weight)
-    return {"attribute": name, "method": method, "vector": [round(float(v), 7) for v in direction], "space": "noise",
+    return {"attribute": name, "method": method, "vector": [round(float(v), 7) for v in direction],
+            "space": space,
             "n_codes": len(codes), **found, "seed": seed, "orthogonal_to": kept, "preserve": list(preserved),
             **({"preserve_weight": preserve_weight, "jacobian_codes": jacobian_codes} if preserved else {}),
             **chosen, "evaluator": str(net.path)}
@@ -371,6 +374,15 @@ def flip_by_before(before: torch.Tensor, after: torch.Tensor, flipped: torch.Ten
         out[state] = {"n": len(rows), "flip_rate": float(flipped[rows].double().mean()),
                       "missed_as": dict(sorted(((s, missed.count(s)) for s in set(missed)), key=lambda kv: (-kv[1], kv[0])))}
     return out
+
+
+def in_its_space(model, record: dict):
+    """The model seen in the latent space the direction ``record`` lives in (its "space": the noise,
+    or w, the whitened output of a mapping network: ``genlab.latent.WSpace``)."""
+    try:
+        return in_space(model, record.get("space", "noise"))
+    except ValueError as e:
+        raise CheckpointError(f"the direction of {record.get('attribute')!r} lives in {record.get('space')!r}: {e}") from None
 
 
 def read(run_dir: str | Path) -> dict[str, dict]:

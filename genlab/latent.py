@@ -114,3 +114,64 @@ def move(codes: torch.Tensor, direction: torch.Tensor, strengths: torch.Tensor) 
     d = direction.to(codes)
     shift = strengths.to(codes).view(1, -1, 1) * torch.nn.functional.pad(d, (0, codes.shape[1] - d.numel()))
     return codes.unsqueeze(1) + shift
+
+
+# -- the w space of a generator with a mapping network (StyleGAN, https://arxiv.org/abs/1812.04948) ------
+
+SPACES = ("noise", "w")
+W_STAT_DRAWS = 10_000  # prior draws whose w give the whitening (seed 0)
+
+
+class WSpace:
+    """A GAN with a mapping network seen through its whitened w space: codes u = C^{-1/2} (w - m),
+    w = mapping(z), with m and C the mean and covariance of w over W_STAT_DRAWS prior draws (seed
+    0). u has zero mean and identity covariance as z does, so a unit move along a unit direction is
+    one standard deviation of the draws along it, as in z, and InterFaceGAN's strengths mean the same
+    in both spaces. ``prior`` draws u (then the condition), ``decode`` takes u; the rest is the
+    model's. Used by genlab.directions to find and apply directions in w."""
+
+    def __init__(self, model, n: int = W_STAT_DRAWS, seed: int = 0):
+        from genlab.models.gan_nets import MappedGenerator
+
+        g = getattr(model, "sampler", None)
+        if not isinstance(g, MappedGenerator):
+            raise ValueError(f"the w space is a mapping network's output; this {model.name} run has none "
+                             "(train with mapping=4)")
+        self.model, self.g, self.d = model, g, noise_dim(model)
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            w = torch.cat([g.map(model.prior(min(1000, n - i), gen)[:, :self.d]).double().cpu()
+                           for i in range(0, n, 1000)])  # (n, d)
+        self.mean = w.mean(0)
+        values, vectors = torch.linalg.eigh(torch.cov(w.T))
+        values = values.clamp_min(values.max() * 1e-8)
+        self.root = (vectors * values.sqrt()) @ vectors.T  # C^{1/2} (d, d), symmetric
+        self.inverse_root = (vectors / values.sqrt()) @ vectors.T
+
+    def __getattr__(self, name: str):  # spec, config, run_config, device, ... are the model's
+        return getattr(self.model, name)
+
+    def whiten(self, w: torch.Tensor) -> torch.Tensor:
+        return ((w.double().cpu() - self.mean) @ self.inverse_root).to(w)
+
+    def from_noise(self, codes: torch.Tensor) -> torch.Tensor:
+        """The model's codes (N, d + k), noise then condition, as codes of this space: u, then the condition."""
+        with torch.no_grad():
+            return torch.cat([self.whiten(self.g.map(codes[:, :self.d])), codes[:, self.d:]], 1)
+
+    def prior(self, n: int, generator: torch.Generator | None = None, condition=None) -> torch.Tensor:
+        return self.from_noise(self.model.prior(n, generator, condition))
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Images (N, *shape) in data space of codes (N, d + k); keeps the graph when grad is on."""
+        u = codes[:, :self.d]
+        w = u @ self.root.to(u) + self.mean.to(u)
+        x = self.model.to_data(self.g.synthesis(torch.cat([w, codes[:, self.d:]], 1)))
+        return x.view(-1, *self.model.spec.shape)
+
+
+def in_space(model, space: str = "noise"):
+    """The model as directions see it: itself in its noise space, a ``WSpace`` in w."""
+    if space not in SPACES:
+        raise ValueError(f"a latent space is one of {', '.join(SPACES)}, not {space!r}")
+    return model if space == "noise" else WSpace(model)

@@ -3,7 +3,7 @@ request gives the same latent codes, so the explorer's "copy as command" line re
 
     req = Draw(seed=3, n=16, truncation=0.7, tags="red hair, red eyes", edits=(("smile", 2.0),))
     codes = latent_codes(model, req)      # (n, latent_dim): noise then condition
-    images = model.decode(codes)
+    x = images(model, req)                # model.decode(codes), then any edit along a direction in w
 """
 
 from __future__ import annotations
@@ -76,14 +76,39 @@ def latent_codes(model, req: Draw, *, records: dict | None = None) -> torch.Tens
     k = noise_dim(model)
     if req.truncation is not None and req.truncation != 1:
         codes = torch.cat([codes[:, :k] * req.truncation, codes[:, k:]], 1)
-    for name, strength in req.edits:
-        from genlab import directions
-
-        if records is None:
-            records = directions.read(model.run_dir)
-        v = directions.vector(records, name, model).to(codes)
-        codes = torch.cat([codes[:, :k] + strength * v, codes[:, k:]], 1)
+    for name, strength, v in _edits(model, req, records, "noise"):
+        codes = torch.cat([codes[:, :k] + strength * v.to(codes), codes[:, k:]], 1)
     return codes
+
+
+def images(model, req: Draw, *, records: dict | None = None) -> torch.Tensor:
+    """The images (n, *shape) ``req`` asks of ``model``: its ``latent_codes`` decoded, or, when an
+    edit follows a direction in w (a mapping network's output), the codes mapped to w, moved there,
+    and decoded from there."""
+    codes = latent_codes(model, req, records=records)
+    in_w = _edits(model, req, records, "w")
+    if not in_w:
+        return model.decode(codes)
+    from genlab.latent import WSpace
+
+    space = WSpace(model)
+    u = space.from_noise(codes)
+    k = noise_dim(model)
+    for name, strength, v in in_w:
+        u = torch.cat([u[:, :k] + strength * v.to(u), u[:, k:]], 1)
+    with torch.no_grad():
+        return space.decode(u)
+
+
+def _edits(model, req: Draw, records: dict | None, space: str) -> list[tuple[str, float, torch.Tensor]]:
+    """(name, strength, unit direction) of the edits of ``req`` whose directions live in ``space``."""
+    if not req.edits:
+        return []
+    from genlab import directions
+
+    records = directions.read(model.run_dir) if records is None else records
+    return [(name, s, directions.vector(records, name, model)) for name, s in req.edits
+            if (records[name].get("space", "noise") if name in records else "noise") == space]
 
 
 def _code(cond, values: tuple[float, ...], n: int) -> torch.Tensor:

@@ -284,8 +284,10 @@ def every_tag_one(job: dict) -> dict:
     from genlab import directions
     from genlab.errors import GenlabError
 
+    from genlab.latent import in_space
+
     t0 = time.perf_counter()
-    model = genlab.load(job["run"])
+    model = in_space(genlab.load(job["run"]), job.get("space", "noise"))
     net = directions.tagged_evaluator(model)
     if job.get("as_group"):
         net.vocab = read_as_group(net.vocab, job["as_group"][0], job["as_group"][1:])
@@ -646,6 +648,9 @@ def main() -> None:
                         "(genlab directions --keep FRACTION; every-tag-keep.json)")
     p.add_argument("--as-group", nargs="+", metavar="NAME TAG",
                    help="--every-tag: read these binary tags as one exclusive group NAME (e.g. style 'long hair' ...)")
+    p.add_argument("--space", choices=("noise", "w"), default="noise",
+                   help="--every-tag: find and apply the directions in the noise z, or in the whitened w of a run "
+                        "with a mapping network (every-tag...-w.json)")
     args = p.parse_args()
     codes, jacobian_codes, edit_n = (200, 40, 40) if args.quick else (10_000, None, 1000)
     if args.orthogonal:
@@ -712,7 +717,8 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     from genlab.directions import JACOBIAN_CODES, PRESERVE_WEIGHT
 
     name = ("every-tag" + (f"-{slug(args.as_group[0])}" if args.as_group else "")  # its file and README section
-            + ("-weights" if args.weights else "") + ("-keep" if args.keep is not None else ""))
+            + ("-weights" if args.weights else "") + ("-keep" if args.keep is not None else "")
+            + ("-w" if args.space == "w" else ""))
     if args.weights and (min(args.weights) < 0 or not args.only):
         raise SystemExit("error: --every-tag --weights takes weights >= 0 and --only TAG... (a row a tag, a column a weight)")
     if args.keep is not None and (not 0 < args.keep <= 1 or not args.only or args.weights):
@@ -728,6 +734,7 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     jobs = [{"run": r, "weight": PRESERVE_WEIGHT, "codes": codes, "jacobian_codes": jacobian_codes or JACOBIAN_CODES,
              "edit_n": edit_n, "only": args.only, "as_group": args.as_group,
              **({"weights": args.weights} if args.weights else {}),
+             **({"space": args.space} if args.space != "noise" else {}),
              **({"held_out_keep": args.keep} if args.keep is not None else {})} for r in runs]
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
     old = [r for r in old if r["run"] not in runs  # other runs scored by the same settings

@@ -38,6 +38,9 @@ def add_parsers(subparsers, device_help: str, threads_help: str) -> None:
                         "time over 1,000 edits at strength 3 of held-out samples (tried from 0 to 5,000)")
     d.add_argument("--jacobian-codes", type=codes_int, default=None,
                    help="prior draws that --preserve's Jacobians average over (default 1,000)")
+    d.add_argument("--space", choices=("noise", "w"), default="noise",
+                   help="where the direction lives: the noise z (default), or w, the whitened output of the run's "
+                        "mapping network (a GAN trained with mapping=N; StyleGAN's w)")
     d.add_argument("--n", type=codes_int, default=10_000, help="samples drawn and scored (default 10,000)")
     d.add_argument("--fraction", type=float, default=None,
                    help="the SVM separates the top and bottom FRACTION of scores (default 0.1)")
@@ -61,6 +64,7 @@ def add_parsers(subparsers, device_help: str, threads_help: str) -> None:
 def run_directions(args: argparse.Namespace) -> int:
     import genlab
     from genlab import directions
+    from genlab.latent import in_space
     from genlab.training.device import set_threads
 
     if args.fraction is not None and args.method != "svm" and not args.orthogonal_to:
@@ -83,15 +87,21 @@ def run_directions(args: argparse.Namespace) -> int:
     model = genlab.load(args.run_dir, device=args.device)
     net = directions.tagged_evaluator(model)
     records = directions.read(model.run_dir)
+    run_dir = model.run_dir
+    try:
+        model = in_space(model, args.space)
+    except ValueError as e:
+        raise GenlabError(f"--space w: {e}") from None
     record = directions.compute(model, net, args.attribute, method=args.method, n=args.n, fraction=fraction,
                                 seed=args.seed, orthogonal_to=tuple(args.orthogonal_to), known=records,
                                 preserve=tuple(args.preserve), preserve_weight=weight, keep=args.keep,
                                 jacobian_codes=args.jacobian_codes or directions.JACOBIAN_CODES)
     records[record["attribute"]] = record
-    path = directions.write(model.run_dir, records)
+    path = directions.write(run_dir, records)
     found = (f"SVM held-out accuracy {record['svm_accuracy']:.3f} ({args.n:,} samples, top and bottom {fraction:g})"
              if args.method == "svm" else f"the mean gradient of log p({record['attribute']}) over {args.n:,} samples")
-    print(f"direction of {record['attribute']!r}: {found}{_kept(record, net)}; saved in {path}")
+    where = " in w" if args.space == "w" else ""
+    print(f"direction of {record['attribute']!r}{where}: {found}{_kept(record, net)}; saved in {path}")
     return 0
 
 
@@ -134,8 +144,10 @@ def run_edit(args: argparse.Namespace) -> int:
     model = genlab.load(args.run_dir, device=args.device)
     net = directions.tagged_evaluator(model)
     name = net.vocab.names[directions.attribute_index(net, args.attribute)]
-    v = directions.vector(directions.read(model.run_dir), name, model)
-    x = directions.edit_grid(model, v, torch.linspace(low, high, args.steps), args.n, args.seed)
+    records = directions.read(model.run_dir)
+    v = directions.vector(records, name, model)
+    x = directions.edit_grid(directions.in_its_space(model, records[name]), v, torch.linspace(low, high, args.steps),
+                             args.n, args.seed)
     save_grid(x, out, nrow=args.steps, scale=upscale_for_display(x))
     print(out)
     return 0

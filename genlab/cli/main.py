@@ -333,7 +333,7 @@ def _sample_draw(args: argparse.Namespace, out: Path) -> int:
         raise GenlabError(f"a PNG grid holds at most {MAX_GRID:,} samples, asked for {req.n:,}")
     _set_threads(args)
     model = genlab.load(args.run_dir, device=args.device)
-    _write_output(model.decode(sampling.latent_codes(model, req)).cpu(), out, model)
+    _write_output(sampling.images(model, req).cpu(), out, model)
     print(out)
     return 0
 
@@ -466,8 +466,9 @@ def _direction_scores(model, seed: int) -> dict:
     if not records:
         return {}
     net = directions.tagged_evaluator(model)
-    return {"directions": {name: directions.edit_scores(model, net, name, directions.vector(records, name, model),
-                                                        seed=seed) for name in sorted(records)}}
+    return {"directions": {name: directions.edit_scores(directions.in_its_space(model, records[name]), net, name,
+                                                        directions.vector(records, name, model), seed=seed)
+                           for name in sorted(records)}}
 
 
 EVAL_OPTIONS = ("k", "n_samples", "modes", "features", "max_examples", "seed")

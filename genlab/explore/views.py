@@ -88,7 +88,7 @@ def encodes(model) -> bool:
 def samples(model, q: Mapping[str, str]) -> tuple[bytes, str]:
     """(PNG, the `genlab sample` line that draws it)."""
     req = draw_request(q)
-    x = model.decode(sampling.latent_codes(model, req)).cpu()
+    x = sampling.images(model, req).cpu()
     return picture(model, x), sampling.command(str(model.run_dir), req)
 
 

@@ -32,8 +32,8 @@ from genlab.models.base import GenerativeModel, StepOutput
 from genlab.models.conditions import KINDS, Classes, Clusters, Tags, beside, make_condition
 from genlab.models.ema import EMA
 from genlab.training.precision import backward_step, full_precision
-from genlab.models.gan_nets import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
-                                    dcgan_init, spectral_normalize)
+from genlab.models.gan_nets import (DCGANDiscriminator, DCGANGenerator, MappedGenerator, MLPDiscriminator,
+                                    MLPGenerator, dcgan_init, spectral_normalize)
 
 
 @dataclass
@@ -86,6 +86,9 @@ class GANConfig:
     g_condition: str = "input"
     # matching-aware D: real images with wrong conditions are fakes too (GAN-CLS, https://arxiv.org/abs/1605.05396)
     mismatch: bool = False
+    # layers of a mapping MLP from z to w in front of G, 0 = none (StyleGAN, https://arxiv.org/abs/1812.04948)
+    mapping: int = 0
+    mapping_width: int = 256  # its hidden layers' width
 
     def validate(self) -> None:
         if self.loss not in L.LOSSES:
@@ -120,6 +123,8 @@ class GANConfig:
             raise ConfigError(f"condition must be one of auto, {', '.join(KINDS)}, got {self.condition!r}")
         if self.d_condition not in ("auto", "projection", "concat", "tile", "none"):
             raise ConfigError(f"d_condition must be auto, projection, concat, tile or none, got {self.d_condition!r}")
+        if not 0 <= self.mapping <= 16 or self.mapping_width <= 0:
+            raise ConfigError(f"mapping is 0 to 16 layers and mapping_width > 0, got {self.mapping} and {self.mapping_width}")
         if self.g_condition not in ("input", "batchnorm"):
             raise ConfigError(f"g_condition must be input or batchnorm, got {self.g_condition!r}")
 
@@ -188,6 +193,8 @@ class GAN(GenerativeModel):
             self.generator = MLPGenerator(self.latent_dim, spec.shape, c.g_hidden, tanh=image)
             self.discriminator = MLPDiscriminator((spec.dim + concat) * c.pack, c.d_hidden, pack=c.pack,
                                                   single=c.d_single, outputs=self.d_outputs, noise=c.d_noise)
+        if c.mapping:  # after dcgan_init: the mapping keeps its He initialisation
+            self.generator = MappedGenerator(self.generator, c.z_dim, c.mapping, c.mapping_width)
         if self.d_condition == "projection":  # a head of D: trained, saved and normalised with it
             self.discriminator.projection = nn.Linear(cdim * c.pack, self.discriminator.feature_dim, bias=False)
         self.add_heads()
@@ -210,6 +217,7 @@ class GAN(GenerativeModel):
             "ngf": (c.net == "dcgan", "it applies to net=dcgan"),
             "ndf": (c.net == "dcgan", "it applies to net=dcgan"),
             "norm": (c.net == "dcgan", "it applies to net=dcgan"),
+            "mapping_width": (c.mapping > 0, "it applies to a mapping network, mapping > 0"),
             "g_hidden": (c.net == "mlp", "it applies to net=mlp"),
             "d_hidden": (c.net == "mlp", "it applies to net=mlp"),
             "d_single": (c.net == "mlp", "it applies to net=mlp"),

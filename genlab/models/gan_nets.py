@@ -211,6 +211,34 @@ class DCGANDiscriminator(nn.Module):
         return out.squeeze(1) if out.shape[1] == 1 else out, h.flatten(1)
 
 
+class MappedGenerator(nn.Module):
+    """G with a mapping network in front (StyleGAN, Karras et al. 2018, https://arxiv.org/abs/1812.04948,
+    section 2): an MLP maps the noise z (B, Z) to w (B, Z), which the synthesis network takes in z's
+    place; a condition after the noise (B, k) goes to the synthesis network as it is. w need not be
+    Gaussian, so G can lay attributes out along straighter lines in w than in z (the paper's
+    linear separability, section 4.2): attribute directions can be found in w (genlab.directions)."""
+
+    def __init__(self, synthesis: nn.Module, z_dim: int, layers: int, width: int):
+        super().__init__()
+        dims = [z_dim] + [width] * (layers - 1) + [z_dim]
+        mlp: list[nn.Module] = []
+        for a, b in zip(dims, dims[1:]):
+            linear = nn.Linear(a, b)
+            nn.init.kaiming_normal_(linear.weight, a=0.2)  # He init for LeakyReLU(0.2): w keeps z's scale
+            nn.init.zeros_(linear.bias)
+            mlp += [linear, nn.LeakyReLU(0.2)]
+        self.mapping = nn.Sequential(*mlp)
+        self.synthesis = synthesis
+        self.z_dim = z_dim
+
+    def map(self, z: torch.Tensor) -> torch.Tensor:
+        """w (B, Z) of noise z (B, Z); z is normalised to the sphere of radius sqrt(Z) first (pixel norm)."""
+        return self.mapping(z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8))
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.synthesis(torch.cat([self.map(latent[:, :self.z_dim]), latent[:, self.z_dim:]], 1))
+
+
 def spectral_normalize(module: nn.Module) -> nn.Module:
     """Spectral normalisation of every linear and convolutional layer of ``module`` (in place):
     W / sigma(W) with sigma estimated by one power iteration per training forward pass

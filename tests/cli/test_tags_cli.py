@@ -31,7 +31,10 @@ def tagged(tmp_path_factory):
         genlab.train("vae", str(faces), out=base / "vae", steps=6, batch_size=16, image_size=SIZE, min_tag_count=1,
                      overrides=["hidden=[16]", "latent_dim=5"], progress=False, tensorboard=False, sample_every=0,
                      checkpoint_every=0)
-    return {"cache": base / "cache", "faces": faces, "run": base / "run", "vae": base / "vae"}
+        genlab.train("dcgan", str(faces), out=base / "mapped", steps=6, batch_size=16, image_size=SIZE,
+                     min_tag_count=1, overrides=["ngf=4", "ndf=4", "z_dim=8", "mapping=2", "mapping_width=16"],
+                     progress=False, tensorboard=False, sample_every=0, checkpoint_every=0)
+    return {"cache": base / "cache", "faces": faces, "run": base / "run", "vae": base / "vae", "mapped": base / "mapped"}
 
 
 @pytest.fixture
@@ -164,3 +167,47 @@ def test_directions_work_in_a_vae_code_too(tagged, monkeypatch, tmp_path):
                  "--n", "200"]) == 0  # the Jacobian through a VAE's decoder
     assert json.loads((vae / "directions.json").read_text())["smile"]["preserve"] == ["hair"]
     assert main(["edit", str(vae), "--attribute", "glasses", "--n", "2", "--out", str(tmp_path / "v.png")]) == 0
+
+
+def test_directions_in_the_w_space_of_a_mapping_network(tagged, monkeypatch, tmp_path, capsys):
+    import torch
+
+    from genlab import sampling
+    from genlab.latent import WSpace
+
+    monkeypatch.setenv("GENLAB_CACHE", str(tagged["cache"]))
+    mapped = tagged["mapped"]
+    assert main(["directions", str(mapped), "--attribute", "smile", "--n", "200"]) == 0
+    assert main(["directions", str(mapped), "--attribute", "glasses", "--space", "w", "--orthogonal-to", "smile",
+                 "--n", "200"]) == 0
+    assert "in w" in capsys.readouterr().out
+    records = json.loads((mapped / "directions.json").read_text())
+    assert records["smile"]["space"] == "noise" and records["glasses"]["space"] == "w"
+    # smile's direction lives in z: the w direction is made orthogonal to smile's found in w, not to it
+    s, g = records["smile"]["vector"], records["glasses"]["vector"]
+    assert abs(sum(x * y for x, y in zip(s, g))) > 1e-4
+    # an edit along it is a move in whitened w, in genlab sample as in genlab edit
+    model = genlab.load(mapped)
+    space = WSpace(model)
+    req = sampling.Draw(seed=3, n=4, edits=(("glasses", 2.0),))
+    u = space.prior(4, torch.Generator().manual_seed(3))
+    v = torch.tensor(g) / torch.tensor(g).norm()
+    with torch.no_grad():
+        want = space.decode(torch.cat([u[:, :8] + 2.0 * v, u[:, 8:]], 1))
+    moved = float((want - sampling.images(model, sampling.Draw(seed=3, n=4))).abs().max())  # what the edit does
+    assert moved > 0 and float((sampling.images(model, req) - want).abs().max()) < 1e-3 * moved
+    assert main(["sample", str(mapped), "--edit", "glasses:2", "--edit", "smile:1", "--n", "4",
+                 "--out", str(tmp_path / "s.png")]) == 0
+    assert main(["edit", str(mapped), "--attribute", "glasses", "--n", "2", "--out", str(tmp_path / "e.png")]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(mapped), "--json", "--n-samples", "40"]) == 0
+    scores = json.loads(capsys.readouterr().out)["directions"]
+    assert set(scores) == {"smile", "glasses"} and 0 <= scores["glasses"]["flip_rate"] <= 1
+
+
+def test_the_w_space_needs_a_mapping_network(run, capsys):
+    before = (run / "directions.json").read_bytes() if (run / "directions.json").exists() else None
+    assert main(["directions", str(run), "--attribute", "glasses", "--space", "w", "--n", "200"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --space w") and "mapping" in err and "Traceback" not in err
+    assert ((run / "directions.json").read_bytes() if (run / "directions.json").exists() else None) == before
