@@ -85,6 +85,10 @@ def images(model, req: Draw, *, records: dict | None = None) -> torch.Tensor:
     """The images (n, *shape) ``req`` asks of ``model``: its ``latent_codes`` decoded, or, when an
     edit follows a direction in w (a mapping network's output), the codes mapped to w, moved there,
     and decoded from there."""
+    if req.edits and records is None:  # read once for both spaces
+        from genlab import directions
+
+        records = directions.read(model.run_dir)
     codes = latent_codes(model, req, records=records)
     in_w = _edits(model, req, records, "w")
     if not in_w:
