@@ -169,6 +169,7 @@ def _train_new(cfg: RunConfig, out: str | Path | None) -> GenerativeModel:
                 write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
             trainer = Trainer(net, dataset, cfg.train, run_dir, dev, run_meta(cfg, dataset.spec(), threads_reason))
             trainer.fit(target)
+        distributed.finish(created)
     finally:
         distributed.teardown(created)
     net.run_dir = run_dir
@@ -233,6 +234,7 @@ def _resume_locked(run_dir: Path, model: str | None, steps: int | None, epochs: 
         if is_main_process():
             write_yaml(run_dir / CONFIG_FILE, {"genlab_version": __version__, **cfg.to_dict()})
         trainer.fit(target)
+        distributed.finish(created)
     finally:
         distributed.teardown(created)
     net.run_dir = run_dir

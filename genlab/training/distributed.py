@@ -60,6 +60,14 @@ def setup(device: str) -> tuple[str, bool]:
     return device, True
 
 
+def finish(created: bool) -> None:
+    """After a run ends well on every rank: wait for all of them, so no rank leaves the group while
+    another's gloo threads still talk to it (that aborts the process: 'terminate called without an
+    active exception')."""
+    if created and dist.is_initialized():
+        dist.barrier()
+
+
 def teardown(created: bool) -> None:
     if created and dist.is_initialized():
         dist.destroy_process_group()
