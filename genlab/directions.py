@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -370,9 +371,9 @@ def flip_by_before(before: torch.Tensor, after: torch.Tensor, flipped: torch.Ten
     out: dict[str, dict[str, Any]] = {}
     for state in sorted(set(was), key=lambda s: (-was.count(s), s)):
         rows = [i for i, s in enumerate(was) if s == state]
-        missed = [now[i] for i in rows if not flipped[i]]
+        missed = Counter(now[i] for i in rows if not flipped[i])
         out[state] = {"n": len(rows), "flip_rate": float(flipped[rows].double().mean()),
-                      "missed_as": dict(sorted(((s, missed.count(s)) for s in set(missed)), key=lambda kv: (-kv[1], kv[0])))}
+                      "missed_as": dict(sorted(missed.items(), key=lambda kv: (-kv[1], kv[0])))}
     return out
 
 

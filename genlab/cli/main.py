@@ -466,7 +466,15 @@ def _direction_scores(model, seed: int) -> dict:
     if not records:
         return {}
     net = directions.tagged_evaluator(model)
-    return {"directions": {name: directions.edit_scores(directions.in_its_space(model, records[name]), net, name,
+    spaces = {}  # one WSpace (10,000 draws to whiten w) for every w direction
+
+    def seen_in(record):
+        key = record.get("space", "noise")
+        if key not in spaces:
+            spaces[key] = directions.in_its_space(model, record)
+        return spaces[key]
+
+    return {"directions": {name: directions.edit_scores(seen_in(records[name]), net, name,
                                                         directions.vector(records, name, model), seed=seed)
                            for name in sorted(records)}}
 
