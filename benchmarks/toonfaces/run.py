@@ -746,9 +746,7 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     record = run_and_save(every_tag_one, jobs, args.jobs, args.threads or max(1, 2 // args.jobs), old, out,
                           lambda rs: {"benchmark": "toonfaces every tag", "quick": args.quick,
                                       "seeds": sorted(r["seed"] for r in rs)}, report)
-    table = (by_weight_markdown if args.weights else held_out_markdown if args.keep is not None
-             else every_tag_markdown)(record["runs"])
-    tables = {name: table, **({f"{name}-by-before": by_before_markdown(record["runs"])} if args.keep is not None else {})}
+    tables = every_tag_tables(name, record["runs"])
     readme = HERE / "README.md"
     if not args.quick and args.out is None and readme.is_file():
         text = readme.read_text()
@@ -756,6 +754,17 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
             text = splice(text, marker, body)
         readme.write_text(text)
     print("\n\n".join(tables.values()))
+
+
+def every_tag_tables(name: str, runs: list[dict]) -> dict[str, str]:
+    """README marker -> table of the every-tag file ``name`` (its suffixes say what it holds:
+    ``-weights`` a column a weight, ``-keep`` the weight held-out edits chose, with its flip rate by
+    what the draws had before)."""
+    if "-weights" in name:
+        return {name: by_weight_markdown(runs)}
+    if "-keep" in name:
+        return {name: held_out_markdown(runs), f"{name}-by-before": by_before_markdown(runs)}
+    return {name: every_tag_markdown(runs)}
 
 
 def _quick_data(run_dir: Path) -> str:

@@ -124,3 +124,16 @@ def test_toonfaces_runs_stand_for_their_row_while_what_they_learn_is_the_same(mo
         "genlab train cgan --data toonfaces --out DIR train.seed=1"]
     monkeypatch.setattr(run, "ROWS", {"plain": ("cgan", []), "mismatch": ("cgan", [])})  # plain now mismatches
     assert [r["row"] for r in run.still_valid(runs, setting)] == ["mismatch"]
+
+
+@pytest.mark.parametrize("path", sorted(run.HERE.glob("every-tag*.json")), ids=lambda p: p.stem)
+def test_readme_tables_are_the_ones_their_json_gives(path):
+    """Every every-tag table in the benchmark's README is what run.py makes of the results file beside
+    it, so no number there was typed or left behind by an older run."""
+    import json
+
+    readme = (run.HERE / "README.md").read_text()
+    for marker, body in run.every_tag_tables(path.stem, json.loads(path.read_text())["runs"]).items():
+        start, end = f"<!-- {marker}:start -->\n", f"\n<!-- {marker}:end -->"
+        assert start in readme and end in readme, f"README has no {marker} table"
+        assert readme.split(start)[1].split(end)[0] == body, f"README's {marker} table is not {path.name}'s"
