@@ -41,13 +41,25 @@ def write_json(path: Path, record: dict) -> None:
     atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 
+def _markers(marker: str) -> tuple[str, str]:
+    return f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+
+
 def splice(text: str, marker: str, body: str) -> str:
     """``text`` with what lies between ``<!-- marker:start -->`` and ``<!-- marker:end -->``
     replaced by ``body``; unchanged when either marker is missing."""
-    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    start, end = _markers(marker)
     if start not in text or end not in text:
         return text
     return text.split(start)[0] + start + "\n" + body + "\n" + end + text.split(end, 1)[1]
+
+
+def spliced(text: str, marker: str) -> str | None:
+    """The body ``splice`` put between ``marker``'s start and end in ``text``; None when either is missing."""
+    start, end = _markers(marker)
+    if start not in text or end not in text:
+        return None
+    return text.split(start)[1].split(end)[0].removeprefix("\n").removesuffix("\n")
 
 
 def _set_threads(threads: int) -> None:

@@ -29,3 +29,11 @@ def test_the_threads_a_sweep_asks_for_reach_genlab_train(monkeypatch):
     finally:
         torch.set_num_threads(before)
     assert seen == {"torch": 1, "genlab": 1} and os.environ["GENLAB_THREADS"] == "1"
+
+
+def test_spliced_reads_back_what_splice_wrote():
+    from benchmarks.common import splice, spliced
+
+    text = "a\n<!-- t:start -->\nold\n<!-- t:end -->\nb"
+    assert spliced(splice(text, "t", "| x |\n| 1 |"), "t") == "| x |\n| 1 |"
+    assert spliced(text, "missing") is None

@@ -132,8 +132,8 @@ def test_readme_tables_are_the_ones_their_json_gives(path):
     it, so no number there was typed or left behind by an older run."""
     import json
 
+    from benchmarks.common import spliced
+
     readme = (run.HERE / "README.md").read_text()
     for marker, body in run.every_tag_tables(path.stem, json.loads(path.read_text())["runs"]).items():
-        start, end = f"<!-- {marker}:start -->\n", f"\n<!-- {marker}:end -->"
-        assert start in readme and end in readme, f"README has no {marker} table"
-        assert readme.split(start)[1].split(end)[0] == body, f"README's {marker} table is not {path.name}'s"
+        assert spliced(readme, marker) == body, f"README's {marker} table is not {path.name}'s"
