@@ -72,6 +72,9 @@ class GANConfig:
     lr_decay_to: float = 1.0
     spectral_norm: bool = False  # SN on every D layer (https://arxiv.org/abs/1802.05957)
     r1_gamma: float = 0.0  # R1 penalty gamma/2 E||grad_x D(x)||^2 on reals (https://arxiv.org/abs/1801.04406)
+    # path length regularization of G, weight; 0 = off (StyleGAN2, https://arxiv.org/abs/1912.04958, section 3.2)
+    pl_weight: float = 0.0
+    pl_every: int = 4  # lazy: on every pl_every-th G step, weighted by pl_every (StyleGAN2, section 3.1)
     # sampling: drop this fraction of draws where ||dG/dz|| is largest, points only (https://arxiv.org/abs/2006.00161)
     jacobian_reject: float = 0.0
     # condition=clusters: up to this many clusters fitted to the points, number by BIC
@@ -117,6 +120,8 @@ class GANConfig:
             raise ConfigError(f"d_noise is two standard deviations in [0, 10] (input, hidden layers), got {self.d_noise}")
         if self.r1_gamma < 0:
             raise ConfigError(f"r1_gamma must be >= 0, got {self.r1_gamma}")
+        if self.pl_weight < 0 or self.pl_every < 1:
+            raise ConfigError(f"need pl_weight >= 0 and pl_every >= 1, got {self.pl_weight} and {self.pl_every}")
         if self.clusters < 0:
             raise ConfigError(f"clusters must be >= 0, got {self.clusters}")
         if self.condition not in ("auto", *KINDS):
@@ -207,6 +212,9 @@ class GAN(GenerativeModel):
         center = torch.tensor(spec.center) if spec.center is not None else torch.zeros(1)
         self.register_buffer("center", center, persistent=False)
         self.point_scale = spec.scale or 1.0
+        if c.pl_weight > 0:  # the running mean of G's path lengths, a, and the last penalty: saved with the run
+            self.register_buffer("pl_mean", torch.zeros(()))
+            self.register_buffer("pl_last", torch.zeros(()))
 
     def _check_applicable(self, kind: str, spec: DataSpec) -> None:
         """A setting changed from the preset's value that does nothing here is an error, not ignored."""
@@ -218,6 +226,7 @@ class GAN(GenerativeModel):
             "ndf": (c.net == "dcgan", "it applies to net=dcgan"),
             "norm": (c.net == "dcgan", "it applies to net=dcgan"),
             "mapping_width": (c.mapping > 0, "it applies to a mapping network, mapping > 0"),
+            "pl_every": (c.pl_weight > 0, "it applies to path length regularization, pl_weight > 0"),
             "g_hidden": (c.net == "mlp", "it applies to net=mlp"),
             "d_hidden": (c.net == "mlp", "it applies to net=mlp"),
             "d_single": (c.net == "mlp", "it applies to net=mlp"),
@@ -404,12 +413,36 @@ class GAN(GenerativeModel):
             for name, term in self.g_terms(f_feat, c_fake).items():
                 loss = loss + term
                 out[name] = term.detach()
+            if c.pl_weight > 0:
+                if step % c.pl_every == 0:
+                    loss = loss + c.pl_weight * c.pl_every * self.path_length_penalty(max(1, n // 2))
+                out.update(pl=self.pl_last.clone(), pl_mean=self.pl_mean.clone())
             backward_step(loss, opt)
         finally:
             self.discriminator.requires_grad_(True)
         if self.ema_generator is not None:  # one G step a train step: step 0 is the first update
             self.ema_generator.update(self.generator, first=step == 0)
         return out
+
+    def path_length_penalty(self, n: int) -> torch.Tensor:
+        """StyleGAN2's path length penalty on n fresh draws (half a batch, as in the paper), with
+        respect to G's noise input (w of a mapping network, z otherwise; not the condition); updates
+        the running mean a of the lengths. In fp32 under mixed precision, like the other double
+        backward passes."""
+        zd, g = self.config.z_dim, self.generator
+        latent = self.prior(n)
+        with full_precision(latent.device.type):
+            if isinstance(g, MappedGenerator):
+                w, synthesis = g.map(latent[:, :zd]), g.synthesis
+            else:
+                w, synthesis = latent[:, :zd].detach().requires_grad_(True), g
+            lengths = L.path_lengths(synthesis(torch.cat([w, latent[:, zd:]], 1)).float(), w)
+            mean = self.pl_mean.lerp(lengths.detach().mean(), L.PL_DECAY)
+            penalty = L.path_length_penalty(lengths, mean)
+        with torch.no_grad():
+            self.pl_mean.copy_(mean)
+            self.pl_last.copy_(penalty.detach())
+        return penalty
 
     def train_step(self, batches: Iterator[Batch], optimizers: dict[str, torch.optim.Optimizer],
                    step: int) -> StepOutput:

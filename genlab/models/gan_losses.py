@@ -6,6 +6,8 @@ D_sigma = sigmoid(D). Every function returns a 0-d tensor to *minimise*.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -80,6 +82,27 @@ def r1_penalty(r: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     computed from a ``real`` (B, ...) that requires grad."""
     (grad,) = torch.autograd.grad(r.sum(), real, create_graph=True)
     return grad.flatten(1).pow(2).sum(1).mean()
+
+
+# -- path length regularization (Karras et al. 2019, StyleGAN2, https://arxiv.org/abs/1912.04958, eq. 4) --
+
+PL_DECAY = 0.01  # the running mean a follows the lengths with this weight a step (the paper's code)
+
+
+def path_lengths(fake: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """||J_w^T y||_2 per sample, y ~ N(0, I) / sqrt(H W) image-shaped noise, J_w = dG(w)/dw: how far
+    a random image-space direction moves w back. fake (B, C, H, W) or (B, D) = G(w), w (B, Z) with
+    grad; the graph is kept so the penalty can be minimised. Returns (B,)."""
+    pixels = fake[0, 0].numel() if fake.dim() == 4 else fake.shape[1]
+    y = torch.randn_like(fake) / math.sqrt(pixels)
+    (grad,) = torch.autograd.grad((fake * y).sum(), w, create_graph=True)
+    return grad.flatten(1).norm(2, dim=1)
+
+
+def path_length_penalty(lengths: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """E_{w,y}[(||J_w^T y||_2 - a)^2] (StyleGAN2, eq. 4), a the running mean of the lengths; not yet
+    multiplied by the weight."""
+    return (lengths - a).pow(2).mean()
 
 
 # -- hinge (Lim & Ye 2017, https://arxiv.org/abs/1705.02894; Miyato et al. 2018) ------------------
