@@ -151,7 +151,7 @@ def test_path_lengths_golden_number():
 @pytest.mark.parametrize("mapping", [0, 2])
 def test_path_length_penalty_updates_g_only_and_tracks_the_mean(mapping):
     """Gradient flow: the penalty reaches every G weight (the mapping network's too), no D weight; a
-    follows the lengths' mean at rate 0.01; it is added on every pl_every-th G step only."""
+    follows the lengths' mean at rate 0.01."""
     from genlab.models import gan_losses as L
     from genlab.models.gan import DCGAN, DCGANConfig
     from tests.models.tiny import IMAGE_SPEC
@@ -226,6 +226,24 @@ def test_path_length_settings_are_checked():
     with pytest.raises(ConfigError, match="pl_every=2 does nothing"):
         DCGAN(DCGANConfig(ngf=8, ndf=8, pl_every=2), IMAGE_SPEC)
 
+
+def test_jacobian_reject_drops_the_steepest_draws():
+    model = gan(jacobian_reject=0.2)
+    g = torch.Generator().manual_seed(0)
+    x = model.sample(100, generator=g)
+    assert x.shape == (100, 2)
+    # the kept draws are the 100 flattest of 125, in their original order
+    z = model.prior(125, generator=torch.Generator().manual_seed(0))
+    norms = model.jacobian_norm(z)
+    keep = norms.argsort()[:100].sort().values
+    assert torch.allclose(x, model.decode(z[keep]))
+    # a linear G has the same Jacobian everywhere: its norm is ||W||_F over the z columns (the
+    # one-hot cluster is not differentiated)
+    lin = torch.nn.Linear(model.latent_dim, 2)
+    model.generator.net = lin
+    assert torch.allclose(model.jacobian_norm(z), lin.weight[:, :4].norm().expand(125), atol=1e-5)
+    with pytest.raises(ConfigError):
+        GAN(GANConfig(jacobian_reject=0.1), DataSpec(kind="image", shape=(1, 8, 8)))
 
 
 def test_recipe_resume_is_bit_exact_across_the_lr_decay(tmp_path):
