@@ -1,7 +1,8 @@
 """A run's attribute directions: found from its own samples, read by the data set's tag evaluator
 (InterFaceGAN, Shen et al. 2020, https://arxiv.org/abs/2005.09635: the normal of a linear SVM; or
 the mean gradient of the evaluator's log-probability, the first-order form of GANalyze, Goetschalckx
-et al. 2019, https://arxiv.org/abs/1906.10112), kept in RUN/directions.json, drawn by ``genlab
+et al. 2019, https://arxiv.org/abs/1906.10112; or learned, as GANalyze learns it, on edits at the
+strength they are made with), kept in RUN/directions.json, drawn by ``genlab
 edit`` and scored by ``genlab eval`` (flip rate, preservation).
 
 A direction lives in the noise part of the latent code (z of a GAN, the code of a VAE); a
@@ -25,11 +26,17 @@ FILE = "directions.json"
 CHUNK = 500  # images decoded and scored at a time
 PRESERVE_WEIGHT = 20.0  # chosen on one run (benchmarks/toonfaces/README.md)
 JACOBIAN_CODES = 1000
-METHODS = ("svm", "gradient")
+METHODS = ("svm", "gradient", "learned")
 # the preservation weights ``keep`` tries, in order, on held-out edits; the first that keeps enough wins
 KEEP_WEIGHTS = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0, 200.0, 300.0, 500.0, 700.0, 1000.0,
                 2000.0, 5000.0)
 HELD_OUT = 1009  # held-out edits are drawn with seed + HELD_OUT: apart from genlab eval's (seed 0)
+# a learned direction (method "learned"): Adam on its edits of a pool of prior draws of its own
+LEARN_SEED = 4049  # the pool is drawn with seed + LEARN_SEED: apart from the held-out and eval edits
+LEARN_POOL, LEARN_BATCH, LEARN_STEPS, LEARN_LR = 2000, 64, 200, 0.01
+LEARN_WEIGHT = 1.0  # the keep term's weight without --keep
+# the keep term's weights ``keep`` tries, in order (its loss is a mean cross-entropy, not a Jacobian's)
+LEARN_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 16.0, 32.0, 64.0)
 
 
 def tagged_evaluator(model):
@@ -118,17 +125,20 @@ def mean_gradient(model, net, index: int, codes: torch.Tensor, chunk: int = 250)
 def compute(model, net, attribute: str, *, method: str = "svm", n: int = 10_000, fraction: float = 0.1,
             seed: int = 0, orthogonal_to: tuple[str, ...] = (), known: dict | None = None,
             scored: tuple[torch.Tensor, torch.Tensor] | None = None, preserve: tuple[str, ...] = (),
-            preserve_weight: float = PRESERVE_WEIGHT, keep: float | None = None, strength: float = 3.0,
+            preserve_weight: float | None = None, keep: float | None = None, strength: float = 3.0,
             edit_n: int = 1000, grams: dict[str, torch.Tensor] | None = None,
             jacobian_codes: int = JACOBIAN_CODES) -> dict[str, Any]:
     """A direction for ``attribute`` from ``n`` codes of the prior (or the codes and logits of
     ``scored_codes`` given as ``scored``): with ``method`` "svm", the SVM normal between the codes
     whose log p(attribute) by the evaluator is in the top and bottom ``fraction``; with "gradient",
-    the mean gradient of log p(attribute) at the codes (``mean_gradient``). With ``preserve`` (tags,
-    groups, or "all" the others) it is pulled away from where those tags' evaluator scores change
-    (``preserving``, their Jacobian Gram matrices from ``jacobian_codes`` prior draws, or ``grams``),
-    by ``preserve_weight``, or with ``keep`` by the least weight of KEEP_WEIGHTS whose ``edit_n``
-    held-out edits at ``strength`` keep the other tags at least that often (``choose_weight``).
+    the mean gradient of log p(attribute) at the codes (``mean_gradient``); with "learned", that
+    gradient refined by Adam on edits at ``strength`` (``learn``). With ``preserve`` (tags, groups,
+    or "all" the others) it is pulled away from where those tags' evaluator scores change
+    (``preserving``, their Jacobian Gram matrices from ``jacobian_codes`` prior draws, or ``grams``;
+    a learned direction instead learns to keep their verdicts on its edits) by ``preserve_weight``
+    (default PRESERVE_WEIGHT, LEARN_WEIGHT when learned), or with ``keep`` by the least weight of
+    KEEP_WEIGHTS (LEARN_WEIGHTS) whose ``edit_n`` held-out edits at ``strength`` keep the other tags
+    at least that often (``choose_weight``).
     Then it is made orthogonal to the span of the directions of ``orthogonal_to``: tags with a
     direction in ``known``, or tag groups by name ("hair", "eyes"), each tag of the group with its
     direction found from the same codes; a tag's from ``known`` when the run has it, else from the
@@ -150,17 +160,24 @@ def compute(model, net, attribute: str, *, method: str = "svm", n: int = 10_000,
         found = {"fraction": fraction, "svm_accuracy": svm_accuracy}
     else:
         direction, found = mean_gradient(model, net, index, codes), {}
+    learned = method == "learned"
+    if preserve_weight is None:
+        preserve_weight = LEARN_WEIGHT if learned else PRESERVE_WEIGHT
     kept, others = [], []
     for other in orthogonal_to:
         other_name, vectors = _condition(other, index, noise, logits, net, known or {}, fraction, seed)
         kept.append(other_name)
         others += vectors
-    if preserved and grams is None:
+    if preserved and grams is None and not learned:
         grams = sensitivity(model, net, preserved, n=jacobian_codes, seed=seed)
-    stacked = torch.stack([grams[k] for k in preserved]) if preserved else None
+    stacked = torch.stack([grams[k] for k in preserved]) if preserved and not learned else None
+    pool = edit_pool(model, net, index, preserved, seed=seed + LEARN_SEED) if learned else None
 
     def shaped(weight: float) -> torch.Tensor:
-        v = preserving(direction, stacked, weight) if preserved else direction
+        if learned:
+            v = learn(model, net, index, direction, pool, weight if preserved else 0.0, strength=strength, seed=seed)
+        else:
+            v = preserving(direction, stacked, weight) if preserved else direction
         if not others:
             return v
         try:
@@ -171,15 +188,75 @@ def compute(model, net, attribute: str, *, method: str = "svm", n: int = 10_000,
     chosen = {}
     if preserved and keep is not None:
         preserve_weight, tried = choose_weight(model, net, name, shaped, keep, strength=strength, n=edit_n,
-                                               seed=seed + HELD_OUT)
+                                               seed=seed + HELD_OUT, weights=LEARN_WEIGHTS if learned else KEEP_WEIGHTS)
         chosen = {"keep": keep, "held_out": {"edits": edit_n, "strength": strength, "seed": seed + HELD_OUT,
                                              "tried": tried}}
     direction = shaped(preserve_weight)
     return {"attribute": name, "method": method, "vector": [round(float(v), 7) for v in direction],
             "space": space,
             "n_codes": len(codes), **found, "seed": seed, "orthogonal_to": kept, "preserve": list(preserved),
-            **({"preserve_weight": preserve_weight, "jacobian_codes": jacobian_codes} if preserved else {}),
+            **({"preserve_weight": preserve_weight} if preserved else {}),
+            **({"jacobian_codes": jacobian_codes} if preserved and not learned else {}),
+            **({"learned": {"strength": strength, "pool": LEARN_POOL, "pool_seed": seed + LEARN_SEED,
+                            "batch": LEARN_BATCH, "steps": LEARN_STEPS, "lr": LEARN_LR}} if learned else {}),
             **chosen, "evaluator": str(net.path)}
+
+
+def edit_pool(model, net, index: int, units: dict[str, Any], *, n: int = LEARN_POOL,
+              seed: int = LEARN_SEED) -> dict[str, Any]:
+    """The prior draws a direction of tag ``index`` is learned on: their ``codes`` (N, M), whether
+    the evaluator says each ``has`` the tag (so its edit goes away from it), and its verdict on each
+    of ``units`` (class indices (N,) of ``_unit_log_probs``), which the edit should keep."""
+    from genlab.models.conditions import tag_predict
+
+    codes = prior_codes(model, n, seed)
+    logits = _read(model, net, codes)
+    return {"codes": codes, "has": tag_predict(logits, net.vocab)[:, index] > 0,
+            "verdicts": {k: _unit_log_probs(logits, unit).argmax(1) for k, unit in units.items()}, "units": units}
+
+
+def edit_losses(model, net, index: int, codes: torch.Tensor, has: torch.Tensor, verdicts: dict[str, torch.Tensor],
+                units: dict[str, Any], direction: torch.Tensor, strength: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """What an edit of ``codes`` (N, M) by ``strength`` along ``direction`` (d,) does, by the
+    evaluator, as two losses with the graph back to ``direction``: ``flip``, the mean of -log p(the
+    tag's state is turned) (towards the tag where the draw ``has`` it not, away where it has), and
+    ``keep``, the mean over ``units`` of the cross-entropy of their classes after the edit against
+    their ``verdicts`` before it (0 with no units)."""
+    sign = torch.where(has, -1.0, 1.0).to(codes)[:, None]
+    shift = torch.nn.functional.pad(direction, (0, codes.shape[1] - direction.numel()))
+    logits = net.logits(_decode_with_graph(model, codes + sign * strength * shift).float().cpu())
+    on = _group_log_probs(logits, index, net.vocab)
+    off = torch.log1p(-on.exp().clamp(max=1 - 1e-6))
+    flip = -torch.where(has.to(on.device), off, on).mean()
+    keep = [torch.nn.functional.nll_loss(_unit_log_probs(logits, unit), verdicts[k]) for k, unit in units.items()]
+    return flip, (torch.stack(keep).mean() if keep else flip.new_zeros(()))
+
+
+def learn(model, net, index: int, start: torch.Tensor, pool: dict[str, Any], weight: float, *,
+          strength: float = 3.0, steps: int = LEARN_STEPS, batch: int = LEARN_BATCH, lr: float = LEARN_LR,
+          seed: int = 0) -> torch.Tensor:
+    """The unit direction (d,) for tag ``index``, from ``start``, that Adam finds for edits at
+    ``strength`` of ``pool``'s draws (``edit_pool``): ``steps`` batches of ``batch`` minimising
+    flip + ``weight`` * keep (``edit_losses``). GANalyze (https://arxiv.org/abs/1906.10112) learns
+    its direction so on the assessor's score of the edited image; the keep term is the classifier
+    preservation loss of Zhuang et al. 2021 (https://arxiv.org/abs/2102.01187). Learned on the edit
+    itself, not its first-order change, so it counts what a move of this length does."""
+    v = start.detach().clone().float().requires_grad_(True)
+    opt = torch.optim.Adam([v], lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    n = len(pool["codes"])
+    for _ in range(steps):
+        rows = torch.randint(n, (batch,), generator=g)
+        verdicts = {k: c[rows] for k, c in pool["verdicts"].items()}
+        with torch.enable_grad():
+            flip, keep = edit_losses(model, net, index, pool["codes"][rows].to(_device(model)), pool["has"][rows],
+                                     verdicts, pool["units"], v / v.norm(), strength)
+            (v.grad,) = torch.autograd.grad(flip + weight * keep, v)  # v's alone: G and the evaluator stay as they are
+        opt.step()
+    out = v.detach() / v.detach().norm()
+    if not torch.isfinite(out).all():
+        raise GenlabError(f"learning the direction of {net.vocab.names[index]!r} diverged")
+    return out
 
 
 def choose_weight(model, net, attribute: str, shaped, keep: float, *, strength: float = 3.0, n: int = 1000,

@@ -192,5 +192,115 @@ def test_a_gradient_direction_flips_its_tag_and_is_kept_by_the_weight_that_held_
                                              weights=(0.0, 2.0, 1.0), n=500)
     assert [t[0] for t in tried] == [0.0, 2.0, 1.0] and all(t[2] < 1 for t in tried)
     assert weight == 2.0 and tried[1][2] > tried[2][2] > tried[0][2]  # none keeps all: the one that keeps most
-    with pytest.raises(GenlabError, match="--method is one of svm, gradient"):
+    with pytest.raises(GenlabError, match="--method is one of svm, gradient, learned"):
         directions.compute(model, net, "smile", method="pca", scored=(codes, None))
+
+
+def test_the_edit_losses_of_a_learned_direction_match_their_formula():
+    model, net = Identity(), HairReader()
+    codes = torch.tensor([[0.2, -0.1, 0.3, 0, 0, 0, 0, 0], [-0.4, -0.1, -0.2, 0, 0, 0, 0, 0],
+                          [0.1, 0.3, 0.1, 0, 0, 0, 0, 0]])
+    units = directions._units(net, 2, ("all",))
+    pool = {"codes": codes, **{k: v for k, v in directions.edit_pool(model, net, 2, units, n=3).items() if k == "units"}}
+    logits = net.logits(codes)
+    has = logits[:, 2] > 0  # smile: rows 0 and 2
+    verdicts = {"hair": directions._unit_log_probs(logits, units["hair"]).argmax(1)}
+    direction = torch.tensor([1.0, 1, 0, 0, 0, 0, 0, 0]) / 2**0.5
+    flip, keep = directions.edit_losses(model, net, 2, codes, has, verdicts, pool["units"], direction, 0.5)
+    x = codes.double() + torch.where(has, -0.5, 0.5).double()[:, None] * direction.double()  # towards/away from smile
+    s = 10 * (x[:, 0] + x[:, 1])
+    want_flip = -torch.where(has, torch.nn.functional.logsigmoid(-s), torch.nn.functional.logsigmoid(s)).mean()
+    hair = torch.log_softmax(10 * torch.stack([x[:, 2], x[:, 1], torch.zeros(3, dtype=torch.float64)], 1), 1)
+    want_keep = -hair[torch.arange(3), verdicts["hair"]].mean()
+    assert verdicts["hair"].tolist() == [0, 2, 1]  # blue, none, red before the edit
+    assert float(flip) == pytest.approx(float(want_flip), rel=1e-5)
+    assert float(keep) == pytest.approx(float(want_keep), rel=1e-5)
+    flip_alone, nothing = directions.edit_losses(model, net, 2, codes, has, {}, {}, direction, 0.5)
+    assert float(flip_alone) == pytest.approx(float(flip)) and float(nothing) == 0
+
+
+class Tiny(torch.nn.Module):
+    """A 'model' of real parameters: its images are a linear map of its 8 noise values."""
+
+    config = SimpleNamespace(z_dim=8)
+
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(8, 8)
+        with torch.no_grad():
+            self.net.weight.copy_(torch.eye(8))
+            self.net.bias.zero_()
+
+    def prior(self, n, generator=None):
+        return torch.randn(n, 8, generator=generator)
+
+    def decode(self, codes):
+        return self.net(codes)
+
+
+class TinyReader(torch.nn.Module):
+    vocab = HairReader.vocab
+
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(8, 3, bias=False)
+        with torch.no_grad():
+            self.head.weight.copy_(10 * torch.tensor([[0.0, 0, 1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0],
+                                                      [1, 1, 0, 0, 0, 0, 0, 0]]))
+
+    def logits(self, x):
+        return self.head(x)
+
+
+def test_learning_a_direction_moves_the_direction_alone_and_each_term_pulls_on_it():
+    model, net = Tiny(), TinyReader()
+    before = {k: v.clone() for k, v in [*model.state_dict().items(), *net.state_dict().items()]}
+    units = directions._units(net, 2, ("all",))
+    pool = directions.edit_pool(model, net, 2, units, n=200)
+    start = torch.zeros(8)
+    start[4] = 1  # smile and hair are read along codes 0, 1 and 2: this move changes neither
+    for term in (0, 1):  # each term (flip, keep) has a gradient on the direction
+        v = start.clone().requires_grad_(True)
+        with torch.enable_grad():
+            losses = directions.edit_losses(model, net, 2, pool["codes"], pool["has"], pool["verdicts"], units, v, 3.0)
+            (grad,) = torch.autograd.grad(losses[term], v)
+        assert float(grad.norm()) > 0
+    learned = directions.learn(model, net, 2, start, pool, 1.0, steps=100)
+    assert all(p.grad is None for p in [*model.parameters(), *net.parameters()])  # G and the evaluator: no gradient
+    after = {k: v for k, v in [*model.state_dict().items(), *net.state_dict().items()]}
+    assert all(torch.equal(before[k], after[k]) for k in before)  # nor any change
+    assert float(learned.norm()) == pytest.approx(1, abs=1e-5) and float(learned[0]) > 0.6
+
+
+def test_a_learned_direction_flips_its_tag_and_keeps_the_others_the_more_the_heavier_their_weight():
+    model, net = Identity(), HairReader()
+    codes = directions.prior_codes(model, 2000, seed=0)
+    flips, hair_kept, along_hair = [], [], []
+    for weight in (0.0, 1.0, 8.0):
+        record = directions.compute(model, net, "smile", method="learned", scored=(codes, None), preserve=("all",),
+                                    preserve_weight=weight)
+        v = torch.tensor(record["vector"])
+        s = directions.edit_scores(model, net, "smile", v, n=2000, baseline=False)
+        flips.append(s["flip_rate"])
+        hair_kept.append(s["preserved"]["hair"])
+        along_hair.append(float(v[1:3].norm()))
+        assert record["method"] == "learned" and record["preserve_weight"] == weight and "jacobian_codes" not in record
+        assert record["learned"] == {"strength": 3.0, "pool": directions.LEARN_POOL, "batch": directions.LEARN_BATCH,
+                                     "pool_seed": directions.LEARN_SEED, "steps": directions.LEARN_STEPS,
+                                     "lr": directions.LEARN_LR}
+    # weight 0 keeps the mean gradient (1, 1, 0, ...) / sqrt 2, whose edits already all flip; the keep
+    # term takes the move off code[1] and code[2], where hair is read, to code[0] alone
+    assert along_hair[0] > 0.6 > 0.1 > along_hair[1] > along_hair[2]
+    assert hair_kept[0] < 0.5 < 0.95 < hair_kept[1] < hair_kept[2] and min(flips) > 0.95
+    # from a move that changes nothing, the flip term alone finds the tag's axis (1, 1, 0, ...) / sqrt 2
+    pool = directions.edit_pool(model, net, 2, {}, n=2000)
+    start = torch.zeros(8)
+    start[5] = 1
+    found = directions.learn(model, net, 2, start, pool, 0.0, steps=300, lr=0.02)
+    assert float(found[:2].sum()) / 2**0.5 > 0.9
+    assert directions.edit_scores(model, net, "smile", found, n=2000, baseline=False)["flip_rate"] > 0.95
+    record = directions.compute(model, net, "smile", method="learned", scored=(codes, None), preserve=("all",),
+                                keep=0.95, edit_n=1000)
+    tried = record["held_out"]["tried"]  # its own weights, in order, the first to keep 0.95 wins
+    assert [t[0] for t in tried] == list(directions.LEARN_WEIGHTS[:len(tried)])
+    assert tried[-1][0] == record["preserve_weight"] > 0 and tried[-1][2] >= 0.95 > max(t[2] for t in tried[:-1])

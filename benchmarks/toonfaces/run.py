@@ -285,12 +285,16 @@ def every_tag_one(job: dict) -> dict:
     from genlab.errors import GenlabError
 
     from genlab.latent import in_space
+    from genlab.metrics.evaluator import load_evaluator
 
     t0 = time.perf_counter()
     model = in_space(genlab.load(job["run"]), job.get("space", "noise"))
     net = directions.tagged_evaluator(model)
+    judge = load_evaluator(path=job["judge"]) if job.get("judge") else None
     if job.get("as_group"):
         net.vocab = read_as_group(net.vocab, job["as_group"][0], job["as_group"][1:])
+        if judge is not None:
+            judge.vocab = read_as_group(judge.vocab, job["as_group"][0], job["as_group"][1:])
     scored = directions.scored_codes(model, net, job["codes"], seed=0)
     grams = directions.sensitivity(model, net, directions.tag_units(net.vocab), n=job["jacobian_codes"], seed=0)
     found = {}
@@ -310,7 +314,7 @@ def every_tag_one(job: dict) -> dict:
                       "preserving_preserved": b["preserved"]}
         if job.get("held_out_keep"):  # --keep: each method's direction at the weight held-out edits choose
             found[tag]["held_out"] = {m: _kept_by_held_out(model, net, tag, m, scored, grams, job["held_out_keep"],
-                                                           job["edit_n"], a if m == "svm" else None)
+                                                           job["edit_n"], a if m == "svm" else None, judge)
                                       for m in directions.METHODS}
         if job.get("weights"):  # --weights: the same at each weight, [flip rate, other tags kept]
             scored_at = {0: [a["flip_rate"], a["preservation"]], job["weight"]: [b["flip_rate"], b["preservation"]]}
@@ -320,7 +324,7 @@ def every_tag_one(job: dict) -> dict:
     return {"run": job["run"], "seed": model.run_config.train.seed, "steps": model.step, "weight": job["weight"],
             "as_group": job.get("as_group"), "only": job.get("only"), "codes": job["codes"],
             "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
-            **{k: job[k] for k in ("weights", "held_out_keep") if k in job},  # a later call keeps it by these
+            **{k: job[k] for k in ("weights", "held_out_keep", "judge") if k in job},  # a later call keeps it by these
             "tags": found, "seconds": round(time.perf_counter() - t0, 1), "machine": _machine(),
             "threads": torch.get_num_threads()}
 
@@ -341,17 +345,19 @@ GRADIENT_CODES = 2000  # where --keep's mean gradients are taken (of the 10,000 
 
 
 def _kept_by_held_out(model, net, tag: str, method: str, scored, grams, keep: float, edit_n: int,
-                      found: dict | None = None) -> dict:
+                      found: dict | None = None, judge=None) -> dict:
     """``tag``'s direction by ``method``, kept by every other tag's Jacobian at the least weight whose
     held-out edits keep ``keep`` of the other tags (``genlab directions --preserve all --keep``):
     the weight, what the held-out edits gave at each weight tried, and flip rate and other tags kept
     on the protocol's edits (seed 0), beside the direction as found (weight 0; its scores ``found``
-    when already taken). The mean gradient is taken at the first GRADIENT_CODES of the scored codes."""
+    when already taken), and with a ``judge`` (another evaluator of the same tags, one the direction
+    was not found with) its flip rate and other tags kept on the same edits by that judge's reading. The mean gradient (the learned direction's start too) is taken at the first
+    GRADIENT_CODES of the scored codes."""
     import torch
 
     from genlab import directions
 
-    if method == "gradient":
+    if method != "svm":
         scored = (scored[0][:GRADIENT_CODES], None)
     rec = directions.compute(model, net, tag, method=method, scored=scored, preserve=("all",), grams=grams,
                              keep=keep, edit_n=edit_n)
@@ -359,9 +365,13 @@ def _kept_by_held_out(model, net, tag: str, method: str, scored, grams, keep: fl
     if found is None:
         plain = directions.compute(model, net, tag, method=method, scored=scored)
         found = directions.edit_scores(model, net, tag, torch.tensor(plain["vector"]), n=edit_n, seed=0, baseline=False)
+    judged = {}
+    if judge is not None:
+        j = directions.edit_scores(model, judge, tag, torch.tensor(rec["vector"]), n=edit_n, seed=0, baseline=False)
+        judged = {"judged": [j["flip_rate"], j["preservation"]]}
     return {"weight": rec["preserve_weight"], "tried": rec["held_out"]["tried"], "flip_rate": s["flip_rate"],
             "preservation": s["preservation"], "preserved": s["preserved"], "flip_by_before": s["flip_by_before"],
-            "found": [found["flip_rate"], found["preservation"]]}
+            "found": [found["flip_rate"], found["preservation"]], **judged}
 
 
 def read_as_group(vocab, name: str, tags: list[str]):
@@ -442,9 +452,11 @@ def held_out_markdown(runs: list[dict]) -> str:
     with the seeds that meet the target."""
     runs = sorted(runs, key=lambda r: r["seed"])
     k = len(runs)
+    judged = all(r.get("judge") for r in runs)
     lines = ["| attribute | method | as found: flip rate / other tags kept | weight chosen (seed " +
              ", ".join(str(r["seed"]) for r in runs) + ") | kept by that weight: flip rate | its other tags kept "
-             "| target met (seeds) |", "|---|---|---|---|---|---|---|"]
+             "| target met (seeds) |" + (" read by another evaluator: flip rate / other tags kept (met) |" if judged else ""),
+             "|---|---|---|---|---|---|---|" + ("---|" if judged else "")]
     for tag in runs[0]["tags"]:
         rs = [r["tags"][tag] for r in runs]
         if any("error" in r or "held_out" not in r for r in rs):
@@ -458,8 +470,16 @@ def held_out_markdown(runs: list[dict]) -> str:
             lines.append(f"| {tag} | {method} | {found[0]:.3f} / {found[1]:.3f} | "
                          + ", ".join(f"{h['weight']:g}" for h in hs)
                          + f" | {_pm(flip, 3, k)} | {_pm(kept, 3, k)} | "
-                         + (f"**{hits} of {k}**" if hits else f"0 of {k}") + (" (mean: met)" if mean else "") + " |")
+                         + (f"**{hits} of {k}**" if hits else f"0 of {k}") + (" (mean: met)" if mean else "") + " |"
+                         + (f" {_judged(hs)} |" if judged else ""))
     return "\n".join(lines)
+
+
+def _judged(held: list[dict]) -> str:
+    """The mean flip rate / other tags kept of the same edits read by the judge, and the seeds it says meet the target."""
+    flip, kept = (sum(h["judged"][i] for h in held) / len(held) for i in (0, 1))
+    hits = sum(met(*h["judged"]) for h in held)
+    return f"{flip:.3f} / {kept:.3f} ({hits} of {len(held)})"
 
 
 def by_before_markdown(runs: list[dict]) -> str:
@@ -646,6 +666,9 @@ def main() -> None:
     p.add_argument("--keep", type=float, metavar="FRACTION",
                    help="--every-tag --only: each method's kept direction at the weight held-out edits choose "
                         "(genlab directions --keep FRACTION; every-tag-keep.json)")
+    p.add_argument("--judge", metavar="EVALUATOR.safetensors",
+                   help="--every-tag --keep: also read each kept direction's edits by this other evaluator of the "
+                        "same tags (genlab evaluator train --data toonfaces --seed 1 --out ...)")
     p.add_argument("--as-group", nargs="+", metavar="NAME TAG",
                    help="--every-tag: read these binary tags as one exclusive group NAME (e.g. style 'long hair' ...)")
     p.add_argument("--space", choices=("noise", "w"), default="noise",
@@ -723,6 +746,16 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
         raise SystemExit("error: --every-tag --weights takes weights >= 0 and --only TAG... (a row a tag, a column a weight)")
     if args.keep is not None and (not 0 < args.keep <= 1 or not args.only or args.weights):
         raise SystemExit("error: --every-tag --keep takes a fraction in (0, 1] and --only TAG..., and not --weights")
+    if args.judge and args.keep is None:
+        raise SystemExit("error: --judge reads the directions --keep chooses: give --keep too")
+    if args.judge:
+        from genlab.errors import GenlabError
+        from genlab.metrics.evaluator import load_evaluator
+
+        try:
+            load_evaluator(path=args.judge)
+        except (GenlabError, OSError) as e:
+            raise SystemExit(f"error: --judge: {e}") from None
     out = Path(args.out) if args.out else (HERE / f"{name}.json" if not args.quick else
                                           Path(args.run_dir) / f"{name}-quick.json")
     runs = [str(Path(r).resolve()) for r in args.every_tag]
@@ -735,7 +768,8 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
              "edit_n": edit_n, "only": args.only, "as_group": args.as_group,
              **({"weights": args.weights} if args.weights else {}),
              **({"space": args.space} if args.space != "noise" else {}),
-             **({"held_out_keep": args.keep} if args.keep is not None else {})} for r in runs]
+             **({"held_out_keep": args.keep} if args.keep is not None else {}),
+             **({"judge": str(Path(args.judge).resolve())} if args.judge else {})} for r in runs]
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
     old = [r for r in old if r["run"] not in runs  # other runs scored by the same settings
            and all(r.get(k) == v for k, v in jobs[0].items() if k != "run")]

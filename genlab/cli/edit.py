@@ -22,9 +22,10 @@ def add_parsers(subparsers, device_help: str, threads_help: str) -> None:
                 'directions RUN --attribute "smile" --n 200')
     d.add_argument("run_dir")
     d.add_argument("--attribute", required=True, help='a tag of the run\'s data set, e.g. "blonde hair" or smile')
-    d.add_argument("--method", choices=("svm", "gradient"), default="svm",
+    d.add_argument("--method", choices=("svm", "gradient", "learned"), default="svm",
                    help="svm: the normal of a linear SVM between the top and bottom scored samples (InterFaceGAN, "
-                        "the default); gradient: the mean gradient of the evaluator's log-probability of the attribute")
+                        "the default); gradient: the mean gradient of the evaluator's log-probability of the "
+                        "attribute; learned: that gradient refined on edits at strength 3 (GANalyze)")
     d.add_argument("--orthogonal-to", action="append", default=[], metavar="TAG|GROUP",
                    help="keep another attribute: remove the component along its direction (the run's, else "
                         "found here), or along each tag's of a tag group such as hair or eyes; repeatable")
@@ -32,10 +33,11 @@ def add_parsers(subparsers, device_help: str, threads_help: str) -> None:
                    help="keep other attributes softly: pull the direction away from where the evaluator's "
                         "scores of these tags or groups change (their Jacobian), 'all' for every other; repeatable")
     d.add_argument("--preserve-weight", type=float, default=None,
-                   help="how hard --preserve pulls: 0 not at all (default 20)")
+                   help="how hard --preserve pulls: 0 not at all (default 20; 1 for --method learned)")
     d.add_argument("--keep", type=float, default=None, metavar="FRACTION",
                    help="choose --preserve's weight: the least that keeps the other tags at least FRACTION of the "
-                        "time over 1,000 edits at strength 3 of held-out samples (tried from 0 to 5,000)")
+                        "time over 1,000 edits at strength 3 of held-out samples (tried from 0 to 5,000; "
+                        "0 to 64 for --method learned)")
     d.add_argument("--jacobian-codes", type=codes_int, default=None,
                    help="prior draws that --preserve's Jacobians average over (default 1,000)")
     d.add_argument("--space", choices=("noise", "w"), default="noise",
@@ -68,7 +70,7 @@ def run_directions(args: argparse.Namespace) -> int:
     from genlab.training.device import set_threads
 
     if args.fraction is not None and args.method != "svm" and not args.orthogonal_to:
-        raise GenlabError("--fraction sets the SVMs' split of the scored samples; --method gradient fits one "
+        raise GenlabError(f"--fraction sets the SVMs' split of the scored samples; --method {args.method} fits one "
                           "only for --orthogonal-to's tags")
     fraction = 0.1 if args.fraction is None else args.fraction
     if not 0 < fraction <= 0.5:
@@ -76,12 +78,15 @@ def run_directions(args: argparse.Namespace) -> int:
     if not args.preserve and (args.preserve_weight is not None or args.jacobian_codes is not None
                               or args.keep is not None):
         raise GenlabError("--preserve-weight, --keep and --jacobian-codes set how --preserve works; give --preserve too")
+    if args.method == "learned" and args.jacobian_codes is not None:
+        raise GenlabError("--jacobian-codes sets the Jacobians of --preserve; a learned direction keeps the other "
+                          "tags on its edits instead")
     if args.keep is not None and args.preserve_weight is not None:
         raise GenlabError("--keep chooses --preserve-weight; give one of them")
     if args.keep is not None and not 0 < args.keep <= 1:
         raise GenlabError(f"--keep is a fraction in (0, 1], got {args.keep}")
-    weight = directions.PRESERVE_WEIGHT if args.preserve_weight is None else args.preserve_weight
-    if not (math.isfinite(weight) and weight >= 0):
+    weight = args.preserve_weight
+    if weight is not None and not (math.isfinite(weight) and weight >= 0):
         raise GenlabError(f"--preserve-weight must be a number >= 0, got {args.preserve_weight}")
     set_threads(args.threads)
     model = genlab.load(args.run_dir, device=args.device)
@@ -98,8 +103,11 @@ def run_directions(args: argparse.Namespace) -> int:
                                 jacobian_codes=args.jacobian_codes or directions.JACOBIAN_CODES)
     records[record["attribute"]] = record
     path = directions.write(run_dir, records)
-    found = (f"SVM held-out accuracy {record['svm_accuracy']:.3f} ({args.n:,} samples, top and bottom {fraction:g})"
-             if args.method == "svm" else f"the mean gradient of log p({record['attribute']}) over {args.n:,} samples")
+    if args.method == "svm":
+        found = f"SVM held-out accuracy {record['svm_accuracy']:.3f} ({args.n:,} samples, top and bottom {fraction:g})"
+    else:
+        found = f"the mean gradient of log p({record['attribute']}) over {args.n:,} samples" + (
+            f", learned on edits at strength 3 of {directions.LEARN_POOL:,} other samples" if args.method == "learned" else "")
     where = " in w" if args.space == "w" else ""
     print(f"direction of {record['attribute']!r}{where}: {found}{_kept(record, net)}; saved in {path}")
     return 0
@@ -111,8 +119,10 @@ def _kept(record: dict, net) -> str:
     if not preserve:
         return ""
     groups = sum(1 for k in preserve if k in {g.name for g in net.vocab.groups})
-    return (f", keeping {groups} tag groups and {len(preserve) - groups} tags (their Jacobian over "
-            f"{record['jacobian_codes']:,} draws, weight {record['preserve_weight']:g}{_chosen(record)})")
+    how = (f"their Jacobian over {record['jacobian_codes']:,} draws" if "jacobian_codes" in record
+           else "their verdicts on the edits")
+    return (f", keeping {groups} tag groups and {len(preserve) - groups} tags ({how}, "
+            f"weight {record['preserve_weight']:g}{_chosen(record)})")
 
 
 def _chosen(record: dict) -> str:

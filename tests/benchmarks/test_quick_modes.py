@@ -195,33 +195,44 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
     assert smile["by_weight"]["0"] == [smile["flip_rate"], smile["preservation"]]
     assert smile["by_weight"]["20"] == [smile["preserving_flip_rate"], smile["preserving_preservation"]]
     assert table.splitlines()[0] == "| attribute | as found | weight 0 | weight 20 |"
-    # each method's kept direction at the weight held-out edits choose (genlab directions --keep)
+    # each method's kept direction at the weight held-out edits choose (genlab directions --keep), its
+    # edits also read by a judge: here the protocol's own evaluator, so it reads them alike
+    from genlab.directions import LEARN_WEIGHTS, tagged_evaluator
+
+    judge = str(tagged_evaluator(kept).path)
     table = _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--every-tag", str(kept.run_dir),
-                            "--out", str(tmp_path / "keep.json"), "--only", "smile", "--keep", "0.5")
+                            "--out", str(tmp_path / "keep.json"), "--only", "smile", "--keep", "0.5", "--judge", judge)
     record = json.loads((tmp_path / "keep.json").read_text())["runs"][0]
     held = record["tags"]["smile"]["held_out"]
+    assert record["judge"] == judge and all(h["judged"] == [h["flip_rate"], h["preservation"]] for h in held.values())
+    assert "read by another evaluator" in table.splitlines()[0]
     assert held["svm"]["found"] == [record["tags"]["smile"]["flip_rate"], record["tags"]["smile"]["preservation"]]
     assert record["held_out_keep"] == 0.5  # what a later call with other runs keeps this one by
     other = shutil.copytree(kept.run_dir, tmp_path / "another-run")
     _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--every-tag", str(other),
-                    "--out", str(tmp_path / "keep.json"), "--only", "smile", "--keep", "0.5")
+                    "--out", str(tmp_path / "keep.json"), "--only", "smile", "--keep", "0.5", "--judge", judge)
     assert [r["run"] for r in json.loads((tmp_path / "keep.json").read_text())["runs"]] == [
         record["run"], str(other.resolve())]
     held_out_table, by_before = table.split("\n\n")
-    assert list(held) == ["svm", "gradient"] and len(held_out_table.splitlines()) == 4
+    assert list(held) == ["svm", "gradient", "learned"] and len(held_out_table.splitlines()) == 5
     states = list(held["gradient"]["flip_by_before"])  # the table's rows: what the edited draws had
     assert set(states) <= {"smile", "no smile"} and [r.split(" | ")[1] for r in by_before.splitlines()[2:]] == states
     assert sum(b["n"] for b in held["svm"]["flip_by_before"].values()) == record["edit_n"]
     for method, h in held.items():
         weights = [t[0] for t in h["tried"]]
-        assert weights[-1] == h["weight"] and weights == [0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0, 200.0,
-                                                          300.0, 500.0, 700.0, 1000.0, 2000.0, 5000.0][:len(weights)]
-        assert (h["tried"][-1][2] >= 0.5 or len(weights) == 16) and all(t[2] < 0.5 for t in h["tried"][:-1])
+        every = LEARN_WEIGHTS if method == "learned" else (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0, 200.0,
+                                                           300.0, 500.0, 700.0, 1000.0, 2000.0, 5000.0)
+        assert weights[-1] == h["weight"] and weights == list(every[:len(weights)])
+        assert (h["tried"][-1][2] >= 0.5 or len(weights) == len(every)) and all(t[2] < 0.5 for t in h["tried"][:-1])
         assert 0 <= h["flip_rate"] <= 1 and 0 <= h["preservation"] <= 1 and "smile" not in h["preserved"]
     for bad in (["--keep", "0.5"], ["--only", "smile", "--keep", "0"], ["--only", "smile", "--keep", "0.5",
                                                                          "--weights", "10"]):
         with pytest.raises(SystemExit, match="^error: --every-tag --keep"):
             _toonfaces_main(monkeypatch, capsys, "--quick", "--every-tag", str(kept.run_dir), *bad)
+    for bad, message in ((["--judge", judge], "--judge reads the directions --keep chooses"),
+                         (["--keep", "0.5", "--judge", str(tmp_path / "none.safetensors")], "--judge: ")):
+        with pytest.raises(SystemExit, match=f"^error: {message}"):
+            _toonfaces_main(monkeypatch, capsys, "--quick", "--every-tag", str(kept.run_dir), "--only", "smile", *bad)
 
 
 @pytest.mark.skipif(not has_fmnist, reason="needs Debian's dataset-fashion-mnist (make test installs it)")

@@ -58,6 +58,21 @@ def test_the_held_out_table_gives_each_method_its_chosen_weight_per_seed_and_the
                         "| **2 of 2** (mean: met) |")
 
 
+def test_the_held_out_table_reads_the_same_edits_by_the_judge_beside_the_protocols_evaluator():
+    def held(flip, kept, judged):
+        return {"weight": 1.0, "flip_rate": flip, "preservation": kept, "found": [0.9, 0.8], "tried": [],
+                "judged": judged}
+
+    runs = [{"seed": s, "judge": "other.safetensors", "tags": {"twintails": {**_tag(0.9, 0.8), "held_out": {
+        "learned": held(0.85, 0.91, judged)}}}} for s, judged in ((0, [0.84, 0.90]), (1, [0.70, 0.93]))]
+    lines = run.held_out_markdown(runs).splitlines()
+    assert lines[0].endswith("| read by another evaluator: flip rate / other tags kept (met) |")
+    assert lines[1].count("---") == 8
+    assert lines[2].endswith("| **2 of 2** (mean: met) | 0.770 / 0.915 (1 of 2) |")
+    del runs[1]["judge"]  # a run read by no judge: no such column
+    assert "another evaluator" not in run.held_out_markdown(runs)
+
+
 def test_the_by_before_table_splits_each_methods_flip_rate_by_what_the_draws_had():
     def held(flip_yellow, n_yellow, missed):
         return {"flip_by_before": {"yellow eyes": {"n": n_yellow, "flip_rate": flip_yellow, "missed_as": missed},

@@ -211,3 +211,20 @@ def test_the_w_space_needs_a_mapping_network(run, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: --space w") and "mapping" in err and "Traceback" not in err
     assert ((run / "directions.json").read_bytes() if (run / "directions.json").exists() else None) == before
+
+
+def test_directions_learned_on_their_edits(run, capsys):
+    assert main(["directions", str(run), "--attribute", "smile", "--method", "learned", "--preserve", "all",
+                 "--preserve-weight", "2", "--n", "200"]) == 0
+    out = capsys.readouterr().out
+    record = json.loads((run / "directions.json").read_text())["smile"]
+    assert record["method"] == "learned" and record["preserve_weight"] == 2 and "jacobian_codes" not in record
+    assert record["learned"]["strength"] == 3 and len(record["vector"]) == 8
+    assert "learned on edits at strength 3 of 2,000 other samples" in out and "their verdicts on the edits, weight 2" in out
+    before = (run / "directions.json").read_bytes()
+    for extra, message in ((["--preserve", "all", "--jacobian-codes", "100"], "a learned direction keeps"),
+                           (["--fraction", "0.2"], "--method learned fits one only")):
+        assert main(["directions", str(run), "--attribute", "smile", "--n", "200", "--method", "learned", *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and message in err and "Traceback" not in err
+    assert (run / "directions.json").read_bytes() == before
