@@ -315,7 +315,7 @@ def every_tag_one(job: dict) -> dict:
         if job.get("held_out_keep"):  # --keep: each method's direction at the weight held-out edits choose
             found[tag]["held_out"] = {m: _kept_by_held_out(model, net, tag, m, scored, grams, job["held_out_keep"],
                                                            job["edit_n"], a if m == "svm" else None, judge)
-                                      for m in directions.METHODS}
+                                      for m in job.get("methods") or directions.METHODS}
         if job.get("weights"):  # --weights: the same at each weight, [flip rate, other tags kept]
             scored_at = {0: [a["flip_rate"], a["preservation"]], job["weight"]: [b["flip_rate"], b["preservation"]]}
             found[tag]["by_weight"] = {
@@ -324,7 +324,7 @@ def every_tag_one(job: dict) -> dict:
     return {"run": job["run"], "seed": model.run_config.train.seed, "steps": model.step, "weight": job["weight"],
             "as_group": job.get("as_group"), "only": job.get("only"), "codes": job["codes"],
             "jacobian_codes": job["jacobian_codes"], "edit_n": job["edit_n"],
-            **{k: job[k] for k in ("weights", "held_out_keep", "judge") if k in job},  # a later call keeps it by these
+            **{k: job[k] for k in ("weights", "held_out_keep", "judge", "methods") if k in job},  # a later call keeps it by these
             "tags": found, "seconds": round(time.perf_counter() - t0, 1), "machine": _machine(),
             "threads": torch.get_num_threads()}
 
@@ -666,6 +666,8 @@ def main() -> None:
     p.add_argument("--keep", type=float, metavar="FRACTION",
                    help="--every-tag --only: each method's kept direction at the weight held-out edits choose "
                         "(genlab directions --keep FRACTION; every-tag-keep.json)")
+    p.add_argument("--methods", nargs="+", choices=("svm", "gradient", "learned"),
+                   help="--every-tag --keep: these methods only (default every one)")
     p.add_argument("--judge", metavar="EVALUATOR.safetensors",
                    help="--every-tag --keep: also read each kept direction's edits by this other evaluator of the "
                         "same tags (genlab evaluator train --data toonfaces --seed 1 --out ...)")
@@ -741,13 +743,15 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
 
     name = ("every-tag" + (f"-{slug(args.as_group[0])}" if args.as_group else "")  # its file and README section
             + ("-weights" if args.weights else "") + ("-keep" if args.keep is not None else "")
-            + ("-w" if args.space == "w" else ""))
+            + ("-judged" if args.judge else "") + ("-w" if args.space == "w" else ""))
     if args.weights and (min(args.weights) < 0 or not args.only):
         raise SystemExit("error: --every-tag --weights takes weights >= 0 and --only TAG... (a row a tag, a column a weight)")
     if args.keep is not None and (not 0 < args.keep <= 1 or not args.only or args.weights):
         raise SystemExit("error: --every-tag --keep takes a fraction in (0, 1] and --only TAG..., and not --weights")
     if args.judge and args.keep is None:
         raise SystemExit("error: --judge reads the directions --keep chooses: give --keep too")
+    if args.methods and args.keep is None:
+        raise SystemExit("error: --methods names the methods of --keep's directions: give --keep too")
     if args.judge:
         from genlab.errors import GenlabError
         from genlab.metrics.evaluator import load_evaluator
@@ -769,7 +773,8 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
              **({"weights": args.weights} if args.weights else {}),
              **({"space": args.space} if args.space != "noise" else {}),
              **({"held_out_keep": args.keep} if args.keep is not None else {}),
-             **({"judge": str(Path(args.judge).resolve())} if args.judge else {})} for r in runs]
+             **({"judge": str(Path(args.judge).resolve())} if args.judge else {}),
+             **({"methods": args.methods} if args.methods else {})} for r in runs]
     old = json.loads(out.read_text()).get("runs", []) if out.is_file() and not args.fresh else []
     old = [r for r in old if r["run"] not in runs  # other runs scored by the same settings
            and all(r.get(k) == v for k, v in jobs[0].items() if k != "run")]

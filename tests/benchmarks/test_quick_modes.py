@@ -206,6 +206,10 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
     held = record["tags"]["smile"]["held_out"]
     assert record["judge"] == judge and all(h["judged"] == [h["flip_rate"], h["preservation"]] for h in held.values())
     assert "read by another evaluator" in table.splitlines()[0]
+    _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--every-tag", str(kept.run_dir), "--out",
+                    str(tmp_path / "learned.json"), "--only", "smile", "--keep", "0.5", "--methods", "learned")
+    alone = json.loads((tmp_path / "learned.json").read_text())["runs"][0]
+    assert alone["methods"] == ["learned"] and list(alone["tags"]["smile"]["held_out"]) == ["learned"]
     assert held["svm"]["found"] == [record["tags"]["smile"]["flip_rate"], record["tags"]["smile"]["preservation"]]
     assert record["held_out_keep"] == 0.5  # what a later call with other runs keeps this one by
     other = shutil.copytree(kept.run_dir, tmp_path / "another-run")
@@ -230,6 +234,7 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
         with pytest.raises(SystemExit, match="^error: --every-tag --keep"):
             _toonfaces_main(monkeypatch, capsys, "--quick", "--every-tag", str(kept.run_dir), *bad)
     for bad, message in ((["--judge", judge], "--judge reads the directions --keep chooses"),
+                         (["--methods", "learned"], "--methods names the methods of --keep's directions"),
                          (["--keep", "0.5", "--judge", str(tmp_path / "none.safetensors")], "--judge: ")):
         with pytest.raises(SystemExit, match=f"^error: {message}"):
             _toonfaces_main(monkeypatch, capsys, "--quick", "--every-tag", str(kept.run_dir), "--only", "smile", *bad)
