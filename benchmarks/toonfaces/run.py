@@ -798,7 +798,7 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
 def every_tag_tables(name: str, runs: list[dict]) -> dict[str, str]:
     """README marker -> table of the every-tag file ``name`` (its suffixes say what it holds:
     ``-weights`` a column a weight, ``-keep`` the weight held-out edits chose, with its flip rate by
-    what the draws had before)."""
+    what the draws had before; ``-judged``, read by a second evaluator too, a column more)."""
     if "-weights" in name:
         return {name: by_weight_markdown(runs)}
     if "-keep" in name:
