@@ -223,8 +223,8 @@ def edit_losses(model, net, index: int, codes: torch.Tensor, has: torch.Tensor, 
     ``keep``, the mean over ``units`` of the cross-entropy of their classes after the edit against
     their ``verdicts`` before it (0 with no units)."""
     sign = torch.where(has, -1.0, 1.0).to(codes)[:, None]
-    shift = torch.nn.functional.pad(direction, (0, codes.shape[1] - direction.numel()))
-    logits = net.logits(_decode_with_graph(model, codes + sign * strength * shift).float().cpu())
+    shift = torch.nn.functional.pad(direction.to(codes.device), (0, codes.shape[1] - direction.numel()))
+    logits = net.logits(_decode_with_graph(model, codes + sign * strength * shift).float().cpu())  # (N, T) on the CPU
     on = _group_log_probs(logits, index, net.vocab)
     off = torch.log1p(-on.exp().clamp(max=1 - 1e-6))
     flip = -torch.where(has.to(on.device), off, on).mean()
