@@ -215,6 +215,13 @@ def edit_pool(model, net, index: int, units: dict[str, Any], *, n: int = LEARN_P
             "verdicts": {k: _unit_log_probs(logits, unit).argmax(1) for k, unit in units.items()}, "units": units}
 
 
+def edited(codes: torch.Tensor, has: torch.Tensor, direction: torch.Tensor, strength: float) -> torch.Tensor:
+    """``codes`` (N, M) moved by ``strength`` along the unit ``direction`` (d,, on their first d
+    values) towards the tag where the draw ``has`` it not (N,), away where it has: an edit."""
+    sign = torch.where(has.to(codes.device), -1.0, 1.0).to(codes)[:, None]
+    return codes + sign * strength * torch.nn.functional.pad(direction.to(codes), (0, codes.shape[1] - direction.numel()))
+
+
 def edit_losses(model, net, index: int, codes: torch.Tensor, has: torch.Tensor, verdicts: dict[str, torch.Tensor],
                 units: dict[str, Any], direction: torch.Tensor, strength: float) -> tuple[torch.Tensor, torch.Tensor]:
     """What an edit of ``codes`` (N, M) by ``strength`` along ``direction`` (d,) does, by the
@@ -222,9 +229,7 @@ def edit_losses(model, net, index: int, codes: torch.Tensor, has: torch.Tensor, 
     tag's state is turned) (towards the tag where the draw ``has`` it not, away where it has), and
     ``keep``, the mean over ``units`` of the cross-entropy of their classes after the edit against
     their ``verdicts`` before it (0 with no units)."""
-    sign = torch.where(has, -1.0, 1.0).to(codes)[:, None]
-    shift = torch.nn.functional.pad(direction.to(codes.device), (0, codes.shape[1] - direction.numel()))
-    logits = net.logits(_decode_with_graph(model, codes + sign * strength * shift).float().cpu())  # (N, T) on the CPU
+    logits = net.logits(_decode_with_graph(model, edited(codes, has, direction, strength)).float().cpu())  # (N, T)
     on = _group_log_probs(logits, index, net.vocab)
     off = torch.log1p(-on.exp().clamp(max=1 - 1e-6))
     flip = -torch.where(has.to(on.device), off, on).mean()
@@ -417,9 +422,7 @@ def _edit(model, net, codes: torch.Tensor, index: int, own: str, direction: torc
 
     before = tag_predict(_read(model, net, codes), net.vocab)
     has = before[:, index] > 0
-    sign = torch.where(has, -1.0, 1.0).to(codes)
-    moved = codes + sign[:, None] * strength * torch.nn.functional.pad(
-        direction.to(codes), (0, codes.shape[1] - direction.numel()))
+    moved = edited(codes, has, direction, strength)
     after = tag_predict(_read(model, net, moved), net.vocab)
     flipped = (after[:, index] > 0) != has
     preserved = {k: v for k, v in agreement(after, before, net.vocab).items() if k != own}

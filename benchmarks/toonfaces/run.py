@@ -351,8 +351,9 @@ def _kept_by_held_out(model, net, tag: str, method: str, scored, grams, keep: fl
     the weight, what the held-out edits gave at each weight tried, and flip rate and other tags kept
     on the protocol's edits (seed 0), beside the direction as found (weight 0; its scores ``found``
     when already taken), and with a ``judge`` (another evaluator of the same tags, one the direction
-    was not found with) its flip rate and other tags kept on the same edits by that judge's reading. The mean gradient (the learned direction's start too) is taken at the first
-    GRADIENT_CODES of the scored codes."""
+    was not found with) its flip rate and other tags kept on the same edits by that judge's reading.
+    The mean gradient (the learned direction's start too) is taken at the first GRADIENT_CODES of the
+    scored codes."""
     import torch
 
     from genlab import directions
