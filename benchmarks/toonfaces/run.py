@@ -375,6 +375,84 @@ def _kept_by_held_out(model, net, tag: str, method: str, scored, grams, keep: fl
             "found": [found["flip_rate"], found["preservation"]], **judged}
 
 
+def screen_one(job: dict) -> dict:
+    """``job["only"]``'s tags (else the vocabulary's) each as the attribute of one unconditional run:
+    its learned direction at the default weight of its keep term (``genlab directions --method learned
+    --preserve all``), scored on held-out edits only (seed + HELD_OUT), never the protocol's: which
+    tags are worth the --keep protocol is chosen without looking at the edits that score it."""
+    import torch
+
+    import genlab
+    from genlab import directions
+    from genlab.errors import GenlabError
+
+    t0 = time.perf_counter()
+    model = genlab.load(job["run"])
+    net = directions.tagged_evaluator(model)
+    codes = directions.prior_codes(model, job["codes"], seed=0)[:GRADIENT_CODES]  # where --keep's gradients start
+    found = {}
+    for tag in job.get("only") or net.vocab.names:
+        try:
+            rec = directions.compute(model, net, tag, method="learned", scored=(codes, None), preserve=("all",))
+        except GenlabError as e:
+            found[tag] = {"error": str(e)}
+            continue
+        s = directions.edit_scores(model, net, tag, torch.tensor(rec["vector"]), n=job["edit_n"],
+                                   seed=directions.HELD_OUT, baseline=False)
+        found[tag] = {"weight": rec["preserve_weight"], "flip_rate": s["flip_rate"], "preservation": s["preservation"],
+                      "had_attribute": s["had_attribute"]}
+    return {"run": job["run"], "seed": model.run_config.train.seed, "steps": model.step, "codes": job["codes"],
+            "edit_n": job["edit_n"], "held_out_seed": directions.HELD_OUT, "only": job.get("only"), "tags": found,
+            "seconds": round(time.perf_counter() - t0, 1), "machine": _machine(), "threads": torch.get_num_threads()}
+
+
+def screen_markdown(runs: list[dict]) -> str:
+    """Every screened tag (of the records of one run's parts), most flipped first: the keep term's
+    weight, flip rate and other tags kept on the held-out edits, and whether that meets the target."""
+    tags = {t: r for run in runs for t, r in run["tags"].items()}
+    ok = sorted((t for t in tags if "error" not in tags[t]), key=lambda t: (-tags[t]["flip_rate"], t))
+    lines = ["| attribute | had it (of held-out draws) | keep weight | flip rate | other tags kept | target |",
+             "|---|---|---|---|---|---|"]
+    for t in ok:
+        r = tags[t]
+        lines.append(f"| {t} | {r['had_attribute']} | {r['weight']:g} | {r['flip_rate']:.3f} | "
+                     f"{r['preservation']:.3f} | {'**met**' if met(r['flip_rate'], r['preservation']) else '-'} |")
+    lines += [f"| {t} | {tags[t]['error']} |||||" for t in sorted(set(tags) - set(ok))]
+    return "\n".join(lines)
+
+
+def screen(args, codes: int, edit_n: int) -> None:
+    """--screen RUN: screen_one over the tags, split into --jobs parts; screen-learned.json and its README table."""
+    import genlab
+    from genlab.directions import tagged_evaluator
+    from genlab.errors import GenlabError
+
+    run_dir = str(Path(args.screen).resolve())
+    try:
+        names = tagged_evaluator(genlab.load(run_dir)).vocab.names
+    except (GenlabError, OSError) as e:
+        raise SystemExit(f"error: --screen: {e}") from None
+    tags = list(args.only or names)
+    unknown = [t for t in tags if t not in names]
+    if unknown:
+        raise SystemExit(f"error: --screen --only: not tags of this run: {', '.join(unknown)}")
+    parts = max(1, min(args.jobs, len(tags)))
+    jobs = [{"run": run_dir, "codes": codes, "edit_n": edit_n, "only": tags[i::parts]} for i in range(parts)]
+    out = Path(args.out) if args.out else (HERE / "screen-learned.json" if not args.quick else
+                                          Path(args.run_dir) / "screen-learned-quick.json")
+
+    def report(r: dict) -> None:
+        print(f"{len(r['tags'])} tags: {r['seconds'] / 60:.1f} min", file=sys.stderr, flush=True)
+
+    record = run_and_save(screen_one, jobs, parts, args.threads or max(1, 2 // parts), [], out,
+                          lambda rs: {"benchmark": "toonfaces learned-direction screen", "quick": args.quick}, report)
+    table = screen_markdown(record["runs"])
+    readme = HERE / "README.md"
+    if not args.quick and args.out is None and readme.is_file():
+        readme.write_text(splice(readme.read_text(), "screen-learned", table))
+    print(table)
+
+
 def read_as_group(vocab, name: str, tags: list[str]):
     """``vocab`` with the binary ``tags`` made one exclusive group ``name`` that every image has one of."""
     import dataclasses
@@ -663,7 +741,10 @@ def main() -> None:
                         "kept direction also at each of these (every-tag-weights.json)")
     p.add_argument("--every-tag", nargs="+", metavar="RUN",
                    help="only this: every tag of these unconditional runs as the attribute (every-tag.json)")
-    p.add_argument("--only", nargs="+", metavar="TAG", help="--every-tag: these tags only")
+    p.add_argument("--screen", metavar="RUN",
+                   help="only this: every tag's learned direction on one unconditional run, scored on held-out "
+                        "edits only (screen-learned.json): which tags to give --every-tag --keep")
+    p.add_argument("--only", nargs="+", metavar="TAG", help="--every-tag, --screen: these tags only")
     p.add_argument("--keep", type=float, metavar="FRACTION",
                    help="--every-tag --only: each method's kept direction at the weight held-out edits choose "
                         "(genlab directions --keep FRACTION; every-tag-keep.json)")
@@ -689,6 +770,9 @@ def main() -> None:
         return
     if args.every_tag:
         every_tag(args, codes, jacobian_codes, edit_n)
+        return
+    if args.screen:
+        screen(args, codes, edit_n)
         return
     if args.confusion:
         print(confusion(args.confusion, args.group, n=200))

@@ -229,6 +229,30 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
         assert weights[-1] == h["weight"] and weights == list(every[:len(weights)])
         assert (h["tried"][-1][2] >= 0.5 or len(weights) == len(every)) and all(t[2] < 0.5 for t in h["tried"][:-1])
         assert 0 <= h["flip_rate"] <= 1 and 0 <= h["preservation"] <= 1 and "smile" not in h["preserved"]
+    # the screen: each tag's learned direction at its default weight, scored on the held-out edits only,
+    # so which tags get the protocol is chosen without its edits
+    import torch
+
+    from genlab import directions
+
+    table = _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--screen", str(kept.run_dir),
+                            "--out", str(tmp_path / "screen.json"), "--only", "smile", "long hair")
+    record = json.loads((tmp_path / "screen.json").read_text())["runs"][0]
+    assert record["held_out_seed"] == directions.HELD_OUT and list(record["tags"]) == ["smile", "long hair"]
+    smile = record["tags"]["smile"]
+    model = genlab.load(kept.run_dir)
+    net = tagged_evaluator(model)
+    rec = directions.compute(model, net, "smile", method="learned", preserve=("all",),
+                             scored=(directions.prior_codes(model, 200, seed=0), None))
+    s = directions.edit_scores(model, net, "smile", torch.tensor(rec["vector"]), n=40, seed=directions.HELD_OUT,
+                               baseline=False)
+    assert smile["weight"] == directions.LEARN_WEIGHT and rec["preserve_weight"] == directions.LEARN_WEIGHT
+    assert [smile["flip_rate"], smile["preservation"]] == [s["flip_rate"], s["preservation"]]
+    assert len(table.splitlines()) == 4 and table.splitlines()[0].startswith("| attribute | had it")
+    with pytest.raises(SystemExit, match="^error: --screen --only: not tags of this run: curly hair"):
+        _toonfaces_main(monkeypatch, capsys, "--quick", "--screen", str(kept.run_dir), "--only", "smile", "curly hair")
+    with pytest.raises(SystemExit, match="^error: --screen: "):
+        _toonfaces_main(monkeypatch, capsys, "--quick", "--screen", str(tmp_path / "no-run"))
     for bad in (["--keep", "0.5"], ["--only", "smile", "--keep", "0"], ["--only", "smile", "--keep", "0.5",
                                                                          "--weights", "10"]):
         with pytest.raises(SystemExit, match="^error: --every-tag --keep"):

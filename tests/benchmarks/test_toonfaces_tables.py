@@ -32,6 +32,28 @@ def test_every_tag_table_counts_the_seeds_that_meet_the_target_and_says_when_the
     assert "no codes" in mute
 
 
+def test_the_screen_table_merges_the_parts_of_one_run_most_flipped_first():
+    def held(flip, kept):
+        return {"weight": 1.0, "flip_rate": flip, "preservation": kept, "had_attribute": 90}
+
+    parts = [{"seed": 0, "tags": {"red eyes": held(0.6, 0.95), "mute": {"error": "no codes"}}},
+             {"seed": 0, "tags": {"yellow eyes": held(0.85, 0.93), "long hair": held(0.97, 0.81)}}]
+    lines = run.screen_markdown(parts).splitlines()
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| long hair", "| yellow eyes", "| red eyes", "| mute"]
+    assert lines[3] == "| yellow eyes | 90 | 1 | 0.850 | 0.930 | **met** |"
+    assert lines[2].endswith("| 0.970 | 0.810 | - |") and "no codes" in lines[5]
+
+
+@pytest.mark.skipif(not (run.HERE / "screen-learned.json").is_file(), reason="no screen run yet")
+def test_readme_screen_table_is_the_one_its_json_gives():
+    import json
+
+    from benchmarks.common import spliced
+
+    runs = json.loads((run.HERE / "screen-learned.json").read_text())["runs"]
+    assert spliced((run.HERE / "README.md").read_text(), "screen-learned") == run.screen_markdown(runs)
+
+
 def test_the_weights_table_has_a_column_a_weight_and_counts_the_seeds_in_each():
     def tag(found, at):
         return {**_tag(*found), "by_weight": {"10": at[0], "30": at[1]}}
