@@ -432,6 +432,25 @@ def _edit(model, net, codes: torch.Tensor, index: int, own: str, direction: torc
             "flip_by_before": flip_by_before(before, after, flipped, index, net.vocab)}
 
 
+def edit_states(model, nets, attribute: str, direction: torch.Tensor, *, strength: float = 3.0, n: int = 1000,
+                seed: int = 0) -> tuple[list[list[str]], list[list[str]]]:
+    """``edit_scores``' edits (``n`` prior draws of ``seed``, moved by ``strength`` towards the
+    attribute or away as the first of ``nets`` reads them) read by each of ``nets``, evaluators of the
+    same tags: per net, what it says each draw has of the attribute's unit (``_states``) before the
+    edit and after: where two evaluators part on the same edits."""
+    from genlab.models.conditions import tag_predict
+
+    codes = model.prior(n, torch.Generator().manual_seed(seed))
+    tags = [tag_predict(_read(model, net, codes), net.vocab) for net in nets]
+    moved = edited(codes, tags[0][:, attribute_index(nets[0], attribute)] > 0, direction, strength)
+    before, after = [], []
+    for net, was in zip(nets, tags):
+        index = attribute_index(net, attribute)
+        before.append(_states(was, index, net.vocab))
+        after.append(_states(tag_predict(_read(model, net, moved), net.vocab), index, net.vocab))
+    return before, after
+
+
 def _states(tags: torch.Tensor, index: int, vocab) -> list[str]:
     """What each row of multi-hot ``tags`` (N, T) has of tag ``index``'s unit: the member of its
     group ("yellow eyes", or "no ribbon" where a group may be empty), else the tag or "no <tag>"."""

@@ -48,6 +48,29 @@ def test_an_edit_along_the_attribute_flips_it_and_keeps_the_rest_and_a_random_on
     assert alone == {k: v for k, v in s.items() if not k.startswith("random_")}  # the same edits, no random move
 
 
+class LateReader(Reader):
+    """A second 'evaluator' of the same tags that sees a smile only where code[0] > 0.5."""
+
+    def logits(self, x):
+        return 10 * (x[:, :2] - torch.tensor([0.5, 0.0]))
+
+
+def test_two_evaluators_read_the_same_edits_each_before_and_after_and_the_first_decides_the_move():
+    axis = torch.zeros(8)
+    axis[0] = 1
+    codes = Identity().prior(2000, torch.Generator().manual_seed(0))
+    before, after = directions.edit_states(Identity(), [Reader(), LateReader()], "smile", axis, n=2000, seed=0)
+    assert before[0] == ["smile" if z > 0 else "no smile" for z in codes[:, 0]]
+    assert before[1] == ["smile" if z > 0.5 else "no smile" for z in codes[:, 0]]
+    moved = codes[:, 0] + torch.where(codes[:, 0] > 0, -3.0, 3.0)  # by the first reader's verdict
+    assert after == [["smile" if z > 0 else "no smile" for z in moved], ["smile" if z > 0.5 else "no smile" for z in moved]]
+    flip = [sum((a == "smile") != (b == "smile") for b, a in zip(was, now)) / 2000 for was, now in zip(before, after)]
+    assert flip[0] == directions.edit_scores(Identity(), Reader(), "smile", axis, n=2000, seed=0)["flip_rate"]
+    # a draw with 0 < z0 <= 0.5 is moved away from a smile the late reader never saw: no flip for it
+    quiet = float(((codes[:, 0] > 0) & (codes[:, 0] <= 0.5)).double().mean())
+    assert flip[1] == pytest.approx(flip[0] - quiet, abs=0.01) and quiet > 0.15
+
+
 class HairReader:
     """Hair is blue where code[2] is large, red where code[1] is; smile rides on red hair: code[0] + code[1]."""
 

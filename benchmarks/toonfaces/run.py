@@ -448,8 +448,8 @@ def screen(args, codes: int, edit_n: int) -> None:
                           lambda rs: {"benchmark": "toonfaces learned-direction screen", "quick": args.quick}, report)
     table = screen_markdown(record["runs"])
     readme = HERE / "README.md"
-    if not args.quick and args.out is None and readme.is_file():
-        readme.write_text(splice(readme.read_text(), "screen-learned", table))
+    if not args.quick and out.resolve().parent == HERE and readme.is_file():  # a file beside the README: its table too
+        readme.write_text(splice(readme.read_text(), out.stem, table))
     print(table)
 
 
@@ -593,6 +593,87 @@ def by_before_markdown(runs: list[dict]) -> str:
                                       else "-" for m in methods)
                          + " | " + (", ".join(f"{w} {c}" for w, c in top) or "-") + " |")
     return "\n".join(lines)
+
+
+def disagree_one(job: dict) -> dict:
+    """The direction of ``job["attribute"]`` saved in ``job["run"]`` (``genlab directions``), its
+    protocol edits (``edit_n`` draws of seed 0 at strength 3) read by the protocol's evaluator and by
+    ``job["judge"]``: how often each says the attribute turned (by its own reading before and after),
+    and what each says the edited draws have of the attribute's unit where the two differ (pairs,
+    commonest first)."""
+    from collections import Counter
+
+    import torch
+
+    import genlab
+    from genlab import directions
+    from genlab.metrics.evaluator import load_evaluator
+
+    model = genlab.load(job["run"])
+    net = directions.tagged_evaluator(model)
+    name = net.vocab.names[directions.attribute_index(net, job["attribute"])]
+    records = directions.read(job["run"])
+    before, (ours, theirs) = directions.edit_states(model, [net, load_evaluator(path=job["judge"])], name,
+                                                    directions.vector(records, name, model), n=job["edit_n"])
+    record = records[name]
+    turned = [sum((a == name) != (b == name) for b, a in zip(was, now)) / len(now)  # its own before and after
+              for was, now in zip(before, (ours, theirs))]
+    pairs = Counter((o, t) for o, t in zip(ours, theirs) if o != t)
+    return {"run": job["run"], "seed": model.run_config.train.seed, "attribute": name, "judge": job["judge"],
+            "method": record.get("method"), "preserve_weight": record.get("preserve_weight"), "edit_n": job["edit_n"],
+            "had_attribute": sum(b == name for b in before[0]), "flip_rate": turned[0],
+            "judged_flip_rate": turned[1], "read_alike": sum(o == t for o, t in zip(ours, theirs)),
+            "pairs": [[o, t, c] for (o, t), c in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))],
+            "threads": torch.get_num_threads()}
+
+
+def disagree_markdown(runs: list[dict]) -> str:
+    """A row a run and attribute: the flip rate by each evaluator, how many edited draws the two read
+    alike, and the commonest ways they part (the protocol's evaluator's reading / the judge's: count)."""
+    lines = ["| attribute | seed | direction | flip rate: the protocol's evaluator / the judge | edits read alike | "
+             "where they part (the evaluator's reading / the judge's: edits) |", "|---|---|---|---|---|---|"]
+    for r in sorted(runs, key=lambda r: (r["attribute"], r["seed"])):
+        how = f"{r['method']}, weight {r['preserve_weight']:g}" if r.get("preserve_weight") is not None else r["method"]
+        lines.append(f"| {r['attribute']} | {r['seed']} | {how} | {r['flip_rate']:.3f} / {r['judged_flip_rate']:.3f} | "
+                     f"{r['read_alike']} of {r['edit_n']} | "
+                     + (", ".join(f"{o} / {t}: {c}" for o, t, c in r["pairs"][:4]) or "-") + " |")
+    return "\n".join(lines)
+
+
+def disagree(args, edit_n: int) -> None:
+    """--disagree RUN...: disagree_one for each run and --attributes; disagree.json and its README table."""
+    if not args.judge:
+        raise SystemExit("error: --disagree reads a run's edits by the protocol's evaluator and a judge: give --judge")
+    from genlab.errors import GenlabError
+    from genlab.metrics.evaluator import load_evaluator
+
+    import genlab
+    from genlab import directions
+
+    try:
+        load_evaluator(path=args.judge)
+    except (GenlabError, OSError) as e:
+        raise SystemExit(f"error: --judge: {e}") from None
+    for run_dir in args.disagree:  # every run has every direction before any is read
+        try:
+            model = genlab.load(run_dir)
+            net = directions.tagged_evaluator(model)
+            for a in args.attributes:
+                directions.vector(directions.read(run_dir), net.vocab.names[directions.attribute_index(net, a)], model)
+        except (GenlabError, OSError) as e:
+            raise SystemExit(f"error: --disagree: {e}") from None
+    jobs = [{"run": str(Path(r).resolve()), "attribute": a, "judge": str(Path(args.judge).resolve()), "edit_n": edit_n}
+            for r in args.disagree for a in args.attributes]
+    out = Path(args.out) if args.out else (HERE / "disagree.json" if not args.quick else
+                                          Path(args.run_dir) / "disagree-quick.json")
+    record = run_and_save(disagree_one, jobs, 1, args.threads or 2, [], out,
+                          lambda rs: {"benchmark": "toonfaces: one direction's edits read by two evaluators",
+                                      "quick": args.quick}, lambda r: None)
+    table = disagree_markdown(record["runs"])
+    readme = HERE / "README.md"
+    if not args.quick and out.resolve().parent == HERE and readme.is_file():
+        readme.write_text(splice(readme.read_text(), out.stem, table))
+    print(table)
 
 
 def confusion(run_dir: str, group: str, n: int, seed: int = 0) -> str:
@@ -745,13 +826,16 @@ def main() -> None:
                    help="only this: every tag's learned direction on one unconditional run, scored on held-out "
                         "edits only (screen-learned.json): which tags to give --every-tag --keep")
     p.add_argument("--only", nargs="+", metavar="TAG", help="--every-tag, --screen: these tags only")
+    p.add_argument("--disagree", nargs="+", metavar="RUN",
+                   help="only this: the protocol's edits along each run's saved direction of each of --attributes, "
+                        "read by the protocol's evaluator and by --judge: where the two part (disagree.json)")
     p.add_argument("--keep", type=float, metavar="FRACTION",
                    help="--every-tag --only: each method's kept direction at the weight held-out edits choose "
                         "(genlab directions --keep FRACTION; every-tag-keep.json)")
     p.add_argument("--methods", nargs="+", choices=("svm", "gradient", "learned"),
                    help="--every-tag --keep: these methods only (default every one)")
     p.add_argument("--judge", metavar="EVALUATOR.safetensors",
-                   help="--every-tag --keep: also read each kept direction's edits by this other evaluator of the "
+                   help="--every-tag --keep, --disagree: also read each kept direction's edits by this other evaluator of the "
                         "same tags (genlab evaluator train --data toonfaces --seed 1 --out ...)")
     p.add_argument("--as-group", nargs="+", metavar="NAME TAG",
                    help="--every-tag: read these binary tags as one exclusive group NAME (e.g. style 'long hair' ...)")
@@ -773,6 +857,9 @@ def main() -> None:
         return
     if args.screen:
         screen(args, codes, edit_n)
+        return
+    if args.disagree:
+        disagree(args, edit_n)
         return
     if args.confusion:
         print(confusion(args.confusion, args.group, n=200))
@@ -870,9 +957,11 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     record = run_and_save(every_tag_one, jobs, args.jobs, args.threads or max(1, 2 // args.jobs), old, out,
                           lambda rs: {"benchmark": "toonfaces every tag", "quick": args.quick,
                                       "seeds": sorted(r["seed"] for r in rs)}, report)
+    if out.resolve().parent == HERE:  # a file beside the README (--out there too): its tables are named after it
+        name = out.stem
     tables = every_tag_tables(name, record["runs"])
     readme = HERE / "README.md"
-    if not args.quick and args.out is None and readme.is_file():
+    if not args.quick and out.resolve().parent == HERE and readme.is_file():
         text = readme.read_text()
         for marker, body in tables.items():
             text = splice(text, marker, body)

@@ -249,6 +249,20 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
     assert smile["weight"] == directions.LEARN_WEIGHT and rec["preserve_weight"] == directions.LEARN_WEIGHT
     assert [smile["flip_rate"], smile["preservation"]] == [s["flip_rate"], s["preservation"]]
     assert len(table.splitlines()) == 4 and table.splitlines()[0].startswith("| attribute | had it")
+    # one saved direction's protocol edits read by two evaluators: here the same one twice, so alike
+    directions.write(kept.run_dir, {**directions.read(kept.run_dir), "smile": rec})
+    table = _toonfaces_main(monkeypatch, capsys, "--quick", "--threads", "1", "--disagree", str(kept.run_dir),
+                            "--attributes", "smile", "--judge", judge, "--out", str(tmp_path / "disagree.json"))
+    (parted,) = json.loads((tmp_path / "disagree.json").read_text())["runs"]
+    assert parted["read_alike"] == parted["edit_n"] == 40 and parted["pairs"] == [] and parted["method"] == "learned"
+    saved = directions.vector(directions.read(kept.run_dir), "smile", model)
+    assert parted["flip_rate"] == parted["judged_flip_rate"] == directions.edit_scores(
+        model, net, "smile", saved, n=40, seed=0, baseline=False)["flip_rate"]
+    assert "| smile | 0 | learned, weight 1 |" in table and "40 of 40 | - |" in table
+    for bad, message in ((["--attributes", "smile"], "--disagree reads .* give --judge"),
+                         (["--attributes", "blonde hair", "--judge", judge], "--disagree: this run has no direction")):
+        with pytest.raises(SystemExit, match=f"^error: {message}"):
+            _toonfaces_main(monkeypatch, capsys, "--quick", "--disagree", str(kept.run_dir), *bad)
     with pytest.raises(SystemExit, match="^error: --screen --only: not tags of this run: curly hair"):
         _toonfaces_main(monkeypatch, capsys, "--quick", "--screen", str(kept.run_dir), "--only", "smile", "curly hair")
     with pytest.raises(SystemExit, match="^error: --screen: "):

@@ -54,6 +54,26 @@ def test_readme_screen_table_is_the_one_its_json_gives():
     assert spliced((run.HERE / "README.md").read_text(), "screen-learned") == run.screen_markdown(runs)
 
 
+def test_the_disagree_table_gives_each_evaluators_flip_rate_and_the_commonest_partings():
+    runs = [{"attribute": "yellow eyes", "seed": s, "method": "learned", "preserve_weight": 0.25, "edit_n": 1000,
+             "flip_rate": 0.832, "judged_flip_rate": 0.762, "read_alike": 895,
+             "pairs": [["yellow eyes", "orange eyes", 39], ["brown eyes", "orange eyes", 11], ["a", "b", 3],
+                       ["c", "d", 2], ["e", "f", 1]]} for s in (1, 0)]
+    lines = run.disagree_markdown(runs).splitlines()
+    assert len(lines) == 4 and lines[2].startswith("| yellow eyes | 0 | learned, weight 0.25 | 0.832 / 0.762 | 895 of 1000 |")
+    assert lines[2].endswith("| yellow eyes / orange eyes: 39, brown eyes / orange eyes: 11, a / b: 3, c / d: 2 |")
+
+
+@pytest.mark.skipif(not (run.HERE / "disagree.json").is_file(), reason="no disagree run yet")
+def test_readme_disagree_table_is_the_one_its_json_gives():
+    import json
+
+    from benchmarks.common import spliced
+
+    runs = json.loads((run.HERE / "disagree.json").read_text())["runs"]
+    assert spliced((run.HERE / "README.md").read_text(), "disagree") == run.disagree_markdown(runs)
+
+
 def test_the_weights_table_has_a_column_a_weight_and_counts_the_seeds_in_each():
     def tag(found, at):
         return {**_tag(*found), "by_weight": {"10": at[0], "30": at[1]}}
