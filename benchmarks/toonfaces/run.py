@@ -447,9 +447,7 @@ def screen(args, codes: int, edit_n: int) -> None:
     record = run_and_save(screen_one, jobs, parts, args.threads or max(1, 2 // parts), [], out,
                           lambda rs: {"benchmark": "toonfaces learned-direction screen", "quick": args.quick}, report)
     table = screen_markdown(record["runs"])
-    readme = HERE / "README.md"
-    if not args.quick and out.resolve().parent == HERE and readme.is_file():  # a file beside the README: its table too
-        readme.write_text(splice(readme.read_text(), out.stem, table))
+    _into_readme(out, {out.stem: table}, args.quick)
     print(table)
 
 
@@ -644,16 +642,11 @@ def disagree(args, edit_n: int) -> None:
     """--disagree RUN...: disagree_one for each run and --attributes; disagree.json and its README table."""
     if not args.judge:
         raise SystemExit("error: --disagree reads a run's edits by the protocol's evaluator and a judge: give --judge")
-    from genlab.errors import GenlabError
-    from genlab.metrics.evaluator import load_evaluator
-
     import genlab
     from genlab import directions
+    from genlab.errors import GenlabError
 
-    try:
-        load_evaluator(path=args.judge)
-    except (GenlabError, OSError) as e:
-        raise SystemExit(f"error: --judge: {e}") from None
+    _check_judge(args.judge)
     for run_dir in args.disagree:  # every run has every direction before any is read
         try:
             model = genlab.load(run_dir)
@@ -670,9 +663,7 @@ def disagree(args, edit_n: int) -> None:
                           lambda rs: {"benchmark": "toonfaces: one direction's edits read by two evaluators",
                                       "quick": args.quick}, lambda r: None)
     table = disagree_markdown(record["runs"])
-    readme = HERE / "README.md"
-    if not args.quick and out.resolve().parent == HERE and readme.is_file():
-        readme.write_text(splice(readme.read_text(), out.stem, table))
+    _into_readme(out, {out.stem: table}, args.quick)
     print(table)
 
 
@@ -835,8 +826,8 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", choices=("svm", "gradient", "learned"),
                    help="--every-tag --keep: these methods only (default every one)")
     p.add_argument("--judge", metavar="EVALUATOR.safetensors",
-                   help="--every-tag --keep, --disagree: also read each kept direction's edits by this other evaluator of the "
-                        "same tags (genlab evaluator train --data toonfaces --seed 1 --out ...)")
+                   help="--every-tag --keep, --disagree: also read each kept direction's edits by this other "
+                        "evaluator of the same tags (genlab evaluator train --data toonfaces --seed 1 --out ...)")
     p.add_argument("--as-group", nargs="+", metavar="NAME TAG",
                    help="--every-tag: read these binary tags as one exclusive group NAME (e.g. style 'long hair' ...)")
     p.add_argument("--space", choices=("noise", "w"), default="noise",
@@ -925,13 +916,7 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     if args.methods and args.keep is None:
         raise SystemExit("error: --methods names the methods of --keep's directions: give --keep too")
     if args.judge:
-        from genlab.errors import GenlabError
-        from genlab.metrics.evaluator import load_evaluator
-
-        try:
-            load_evaluator(path=args.judge)
-        except (GenlabError, OSError) as e:
-            raise SystemExit(f"error: --judge: {e}") from None
+        _check_judge(args.judge)
     out = Path(args.out) if args.out else (HERE / f"{name}.json" if not args.quick else
                                           Path(args.run_dir) / f"{name}-quick.json")
     runs = [str(Path(r).resolve()) for r in args.every_tag]
@@ -960,13 +945,30 @@ def every_tag(args, codes: int, jacobian_codes: int | None, edit_n: int) -> None
     if out.resolve().parent == HERE:  # a file beside the README (--out there too): its tables are named after it
         name = out.stem
     tables = every_tag_tables(name, record["runs"])
-    readme = HERE / "README.md"
-    if not args.quick and out.resolve().parent == HERE and readme.is_file():
-        text = readme.read_text()
-        for marker, body in tables.items():
-            text = splice(text, marker, body)
-        readme.write_text(text)
+    _into_readme(out, tables, args.quick)
     print("\n\n".join(tables.values()))
+
+
+def _check_judge(path: str) -> None:
+    """--judge names an evaluator that loads, or the run stops with one error line."""
+    from genlab.errors import GenlabError
+    from genlab.metrics.evaluator import load_evaluator
+
+    try:
+        load_evaluator(path=path)
+    except (GenlabError, OSError) as e:
+        raise SystemExit(f"error: --judge: {e}") from None
+
+
+def _into_readme(out: Path, tables: dict[str, str], quick: bool) -> None:
+    """A results file ``out`` beside the README (not --quick) puts its ``tables`` (marker -> body) there."""
+    readme = HERE / "README.md"
+    if quick or out.resolve().parent != HERE or not readme.is_file():
+        return
+    text = readme.read_text()
+    for marker, body in tables.items():
+        text = splice(text, marker, body)
+    readme.write_text(text)
 
 
 def every_tag_tables(name: str, runs: list[dict]) -> dict[str, str]:
