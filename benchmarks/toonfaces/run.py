@@ -351,7 +351,8 @@ def _kept_by_held_out(model, net, tag: str, method: str, scored, grams, keep: fl
     the weight, what the held-out edits gave at each weight tried, and flip rate and other tags kept
     on the protocol's edits (seed 0), beside the direction as found (weight 0; its scores ``found``
     when already taken), and with a ``judge`` (another evaluator of the same tags, one the direction
-    was not found with) its flip rate and other tags kept on the same edits by that judge's reading.
+    was not found with) its flip rate and other tags kept on the same draws scored by that judge as
+    if it were the protocol's (it reads each draw before, so it decides which way the draw is moved).
     The mean gradient (the learned direction's start too) is taken at the first GRADIENT_CODES of the
     scored codes."""
     import torch
@@ -553,7 +554,7 @@ def held_out_markdown(runs: list[dict]) -> str:
 
 
 def _judged(held: list[dict]) -> str:
-    """The mean flip rate / other tags kept of the same edits read by the judge, and the seeds it says meet the target."""
+    """The mean flip rate / other tags kept of the same draws scored by the judge, and the seeds it says meet the target."""
     flip, kept = (sum(h["judged"][i] for h in held) / len(held) for i in (0, 1))
     hits = sum(met(*h["judged"]) for h in held)
     return f"{flip:.3f} / {kept:.3f} ({hits} of {len(held)})"
