@@ -201,7 +201,19 @@ def still_valid(runs: list[dict], setting: dict) -> list[dict]:
     """The runs whose config is still their row's (the others are redone), each with the command
     that trains it today: a recipe that takes in a row's override moves it to the command line."""
     return [{**r, "command": command(r["row"], {**setting, "seed": r["seed"]})} for r in runs
-            if r["row"] in ROWS and r.get("config") == row_config({**setting, "row": r["row"]})]
+            if r["row"] in ROWS and _with_defaults(r.get("config")) == row_config({**setting, "row": r["row"]})]
+
+
+def _with_defaults(config: dict | None) -> dict | None:
+    """A saved run's config with the settings genlab gained since at their defaults (a new setting's
+    default is the behaviour the run had)."""
+    from genlab.config import to_dict
+    from genlab.models import MODELS
+
+    if not config or config.get("model") not in MODELS:
+        return config
+    defaults = json.loads(json.dumps(to_dict(MODELS[config["model"]].Config())))
+    return {**config, "model_config": {**defaults, **config["model_config"]}}
 
 
 def command(row: str, job: dict) -> str:

@@ -309,7 +309,8 @@ class LabSession:
         with self._own_rng(), t.precision.autocast():
             net.set_lr(t.optimizers, t.step)
             batch = next(t.stream)
-            self._out = {**self._out, **net.discriminator_step(net.to_model(batch.x), batch.y, t.optimizers["d"])}
+            self._out = {**self._out, **net.discriminator_step(net.to_model(batch.x), batch.y, t.optimizers["d"],
+                                                              t.step)}
         self._replayable = False
 
     def _g_step(self) -> None:

@@ -72,6 +72,7 @@ class GANConfig:
     lr_decay_to: float = 1.0
     spectral_norm: bool = False  # SN on every D layer (https://arxiv.org/abs/1802.05957)
     r1_gamma: float = 0.0  # R1 penalty gamma/2 E||grad_x D(x)||^2 on reals (https://arxiv.org/abs/1801.04406)
+    r1_every: int = 1  # lazy: on the D steps of every r1_every-th step, weighted by r1_every (StyleGAN2, section 3.1)
     # path length regularization of G, weight; 0 = off (StyleGAN2, https://arxiv.org/abs/1912.04958, section 3.2)
     pl_weight: float = 0.0
     pl_every: int = 4  # lazy: on every pl_every-th G step, weighted by pl_every (StyleGAN2, section 3.1)
@@ -118,8 +119,8 @@ class GANConfig:
             raise ConfigError(f"jacobian_reject must be in [0, 1), got {self.jacobian_reject}")
         if len(self.d_noise) != 2 or any(not 0 <= v <= 10 for v in self.d_noise):
             raise ConfigError(f"d_noise is two standard deviations in [0, 10] (input, hidden layers), got {self.d_noise}")
-        if self.r1_gamma < 0:
-            raise ConfigError(f"r1_gamma must be >= 0, got {self.r1_gamma}")
+        if self.r1_gamma < 0 or self.r1_every < 1:
+            raise ConfigError(f"need r1_gamma >= 0 and r1_every >= 1, got {self.r1_gamma} and {self.r1_every}")
         if self.pl_weight < 0 or self.pl_every < 1:
             raise ConfigError(f"need pl_weight >= 0 and pl_every >= 1, got {self.pl_weight} and {self.pl_every}")
         if self.clusters < 0:
@@ -212,6 +213,8 @@ class GAN(GenerativeModel):
         center = torch.tensor(spec.center) if spec.center is not None else torch.zeros(1)
         self.register_buffer("center", center, persistent=False)
         self.point_scale = spec.scale or 1.0
+        if c.r1_every > 1 and c.r1_gamma > 0:  # the last lazy R1 penalty: saved with the run, logged between
+            self.register_buffer("r1_last", torch.zeros(()))
         if c.pl_weight > 0:  # the running mean of G's path lengths, a, and the last penalty: saved with the run
             self.register_buffer("pl_mean", torch.zeros(()))
             self.register_buffer("pl_last", torch.zeros(()))
@@ -227,6 +230,7 @@ class GAN(GenerativeModel):
             "norm": (c.net == "dcgan", "it applies to net=dcgan"),
             "mapping_width": (c.mapping > 0, "it applies to a mapping network, mapping > 0"),
             "pl_every": (c.pl_weight > 0, "it applies to path length regularization, pl_weight > 0"),
+            "r1_every": (c.r1_gamma > 0, "it applies to the R1 penalty, r1_gamma > 0"),
             "g_hidden": (c.net == "mlp", "it applies to net=mlp"),
             "d_hidden": (c.net == "mlp", "it applies to net=mlp"),
             "d_single": (c.net == "mlp", "it applies to net=mlp"),
@@ -359,15 +363,16 @@ class GAN(GenerativeModel):
             for group in optimizers[name].param_groups if name in optimizers else ():
                 group["lr"] = base * factor
 
-    def discriminator_step(self, x: torch.Tensor, y: torch.Tensor | None,
-                           opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, x: torch.Tensor, y: torch.Tensor | None, opt: torch.optim.Optimizer,
+                           step: int = 0) -> dict[str, torch.Tensor]:
         c = self.config
+        r1 = c.r1_gamma > 0 and step % c.r1_every == 0
         with torch.no_grad():
             latent = self.prior(x.shape[0])
             fake = self.generator(latent)
         c_fake = self.condition_of(latent)
         xp = self.packed(x)
-        if c.r1_gamma > 0:
+        if r1:
             xp = xp.detach().requires_grad_(True)
         real = self.unpacked(xp)
         c_real = self.condition.of_real(y, real) if self.condition is not None else None
@@ -390,10 +395,14 @@ class GAN(GenerativeModel):
                                         self.packed(fake).float())
             loss = loss + c.gp_lambda * gp
             out["gp"] = gp.detach()
-        if c.r1_gamma > 0:
-            r1 = L.r1_penalty(r, xp)
-            loss = loss + 0.5 * c.r1_gamma * r1
-            out["r1"] = r1.detach()
+        if r1:
+            penalty = L.r1_penalty(r, xp)
+            loss = loss + 0.5 * c.r1_gamma * c.r1_every * penalty
+            if c.r1_every > 1:
+                self.r1_last.copy_(penalty.detach())
+            out["r1"] = penalty.detach()
+        elif c.r1_gamma > 0:  # a lazy step: the last penalty, so every step logs the same parts
+            out["r1"] = self.r1_last.clone()
         backward_step(loss, opt)
         if c.loss == "wgan":
             with torch.no_grad():
@@ -450,7 +459,7 @@ class GAN(GenerativeModel):
         for _ in range(self.config.d_steps):
             batch = next(batches)
             x = self.to_model(batch.x)
-            out = self.discriminator_step(x, batch.y, optimizers["d"])
+            out = self.discriminator_step(x, batch.y, optimizers["d"], step)
         out.update(self.generator_step(x.shape[0], optimizers["g"], step))
         return out
 

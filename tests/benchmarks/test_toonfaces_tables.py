@@ -170,6 +170,13 @@ def test_toonfaces_runs_stand_for_their_row_while_what_they_learn_is_the_same(mo
     runs = [{"row": row, "seed": 1, "config": run.row_config({**setting, "row": row})} for row in rows]
     runs.append({"row": "plain", "seed": 2, "config": run.row_config({**setting, "row": "plain", "extra": ["ema=0.9"]})})
     assert [(r["row"], r["seed"]) for r in run.still_valid(runs, setting)] == [("plain", 1), ("mismatch", 1)]
+    # a setting genlab gained after the run was saved stands at its default, the behaviour the run had
+    older = [{**r, "config": {**r["config"], "model_config": {k: v for k, v in r["config"]["model_config"].items()
+                                                             if k not in ("r1_every", "pl_weight")}}} for r in runs]
+    assert [(r["row"], r["seed"]) for r in run.still_valid(older, setting)] == [("plain", 1), ("mismatch", 1)]
+    changed = {**older[0], "config": {**older[0]["config"], "model_config": {**older[0]["config"]["model_config"],
+                                                                             "r1_every": 4}}}
+    assert run.still_valid([changed], setting) == []
     recipe = MODELS["cgan"].data_recipes["toonfaces"]
     monkeypatch.setitem(MODELS["cgan"].data_recipes, "toonfaces",
                         {**recipe, "model_config": {**recipe["model_config"], "mismatch": True}})

@@ -127,6 +127,34 @@ def test_spectral_norm_makes_every_d_layer_1_lipschitz(net):
     assert any(abs(s - 1) > 0.2 for s in sigmas(False))
 
 
+def test_lazy_r1_is_the_full_penalty_every_r1_every_steps():
+    """r1_every=k: on steps 0, k, 2k, ... D takes exactly the step of R1 at gamma * k; between them
+    exactly the step without R1, logging the last penalty (StyleGAN2's lazy regularization)."""
+    def d_after(step, **kw):
+        model = gan(pack=1, **kw)
+        opts = model.configure_optimizers()
+        torch.manual_seed(1)
+        out = model.discriminator_step(torch.randn(32, 2), None, opts["d"], step)
+        return [p.detach().clone() for p in model.discriminator.parameters()], out
+
+    lazy0, out0 = d_after(0, r1_gamma=0.5, r1_every=4)
+    full, _ = d_after(0, r1_gamma=2.0)
+    assert all(torch.equal(a, b) for a, b in zip(lazy0, full))
+    lazy1, out1 = d_after(1, r1_gamma=0.5, r1_every=4)
+    plain, _ = d_after(1)
+    assert all(torch.equal(a, b) for a, b in zip(lazy1, plain))
+    assert not all(torch.equal(a, b) for a, b in zip(lazy0, lazy1))
+    assert float(out0["r1"]) > 0 and float(out1["r1"]) == 0  # a fresh model has logged none yet
+    model = gan(r1_gamma=0.5, r1_every=4)
+    opts, s = model.configure_optimizers(), stream()
+    logged = [float(model.train_step(s, opts, step)["r1"]) for step in range(6)]
+    assert logged[1:4] == [logged[0]] * 3 and logged[4] != logged[0] and logged[5] == logged[4]
+    with pytest.raises(ConfigError, match="r1_every=4 does nothing"):
+        gan(r1_every=4)
+    with pytest.raises(ConfigError):
+        GANConfig(r1_gamma=1.0, r1_every=0).validate()
+
+
 def test_r1_penalty_golden_number():
     from genlab.models import gan_losses as L
 
@@ -247,9 +275,9 @@ def test_jacobian_reject_drops_the_steepest_draws():
 
 
 def test_recipe_resume_is_bit_exact_across_the_lr_decay(tmp_path):
-    """lr decay, EMA, packing, R1, spectral norm and lazy path length regularization all survive a checkpoint bit for bit."""
+    """lr decay, EMA, packing, lazy R1, spectral norm and lazy path length regularization all survive a checkpoint bit for bit."""
     ov = ["g_hidden=32", "d_hidden=32", "z_dim=4", "lr_decay_start=4", "lr_decay_end=16", "r1_gamma=0.5",
-          "spectral_norm=true", "pl_weight=1", "pl_every=3"]
+          "r1_every=3", "spectral_norm=true", "pl_weight=1", "pl_every=3"]
     kw = dict(progress=False, tensorboard=False, log_every=4, sample_every=0, batch_size=32, seed=3)
     one_go = genlab.train("gan", "ring8", steps=20, out=tmp_path / "a", overrides=ov, **kw)
     genlab.train("gan", "ring8", steps=10, out=tmp_path / "b", overrides=ov, checkpoint_every=5, **kw)
