@@ -584,12 +584,12 @@ class DCGANConfig(GANConfig):
 # bf16 where the hardware has it, an EMA of G over about 1,000 steps for sampling; many small steps, as eye
 # colour is learnt late (benchmarks/toonfaces)
 TOONFACES = {"model_config": {"ngf": 32, "ndf": 32, "ema": 0.999},
-             "train": {"batch_size": 32, "steps": 16_000, "precision": "auto", "sample_every": 1_000,
+             "train": {"batch_size": 32, "steps": 24_000, "precision": "auto", "sample_every": 1_000,
                        "checkpoint_every": 2_000}}
 # its unconditional twin judges pairs (PacGAN, https://arxiv.org/abs/1712.04086): without tags G collapsed, and
 # R1 (https://arxiv.org/abs/1801.04406) keeps it diverse enough for directions (benchmarks/toonfaces)
 TOONFACES_UNCONDITIONAL = {"model_config": {**TOONFACES["model_config"], "pack": 2, "r1_gamma": 1.0},
-                           "train": TOONFACES["train"]}
+                           "train": {**TOONFACES["train"], "steps": 16_000}}
 
 
 class DCGAN(GAN):

@@ -190,7 +190,8 @@ def test_the_toonfaces_recipe_is_what_cgan_and_dcgan_train_with_no_flag():
         assert (mc.ngf, mc.ndf, mc.lr_g, mc.lr_d) == (32, 32, 2e-4, 2e-4), name
         assert mc.ema == 0.999, name
         assert mc.r1_gamma == (1.0 if name == "dcgan" else 0.0), name  # R1 keeps the twin diverse
-        assert (cfg.train.steps, cfg.train.batch_size, cfg.train.precision) == (16_000, 32, "auto"), name
+        steps = 16_000 if name == "dcgan" else 24_000  # the tags' eye colour is learnt late
+        assert (cfg.train.steps, cfg.train.batch_size, cfg.train.precision) == (steps, 32, "auto"), name
         assert cfg.model_config.pack == (2 if name == "dcgan" else 1), name  # the unconditional twin judges pairs
     assert build_config("cgan", data="toonfaces", overrides=["ngf=48"]).model_config.ngf == 48
     assert build_config("cgan", data="fashion-mnist").model_config.ngf == 64  # no recipe there
