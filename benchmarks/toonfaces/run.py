@@ -78,8 +78,7 @@ def run_one(job: dict) -> dict:
     import genlab
 
     run_dir = Path(job["run_dir"])
-    preset, overrides = ROWS[job["row"]]
-    overrides = [*overrides, *job["extra"]]
+    preset, overrides = row_overrides(job["row"], job)
     if job.get("adopt"):  # a run of this row and seed trained before (see --adopt)
         model, train_s = _adopted(Path(job["adopt"]), job), None
     else:
@@ -181,14 +180,21 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {native_bf16(torch.device('cpu'))[1]}"
 
 
+def row_overrides(row: str, job: dict) -> tuple[str, list[str]]:
+    """The row's preset and overrides with the job's extra ones; a training setting the job sets
+    (--quick's few steps) wins over the row's (the 16,000 steps some rows were measured at)."""
+    preset, overrides = ROWS[row]
+    return preset, [o for o in overrides if o.split("=")[0].removeprefix("train.") not in job["train"]] + job["extra"]
+
+
 def row_config(job: dict) -> dict:
     """What the row's run learns (any seed): its model, model config and the training settings
     that change what is learned. A run in the results file stands for its row while this is the
     same, whatever the recipe and the row's overrides were called when it ran."""
     from genlab.api import build_config
 
-    preset, overrides = ROWS[job["row"]]
-    return _what_is_learned(build_config(preset, data=job["data"], overrides=[*overrides, *job["extra"]], **job["train"]))
+    preset, overrides = row_overrides(job["row"], job)
+    return _what_is_learned(build_config(preset, data=job["data"], overrides=overrides, **job["train"]))
 
 
 def _what_is_learned(cfg) -> dict:
@@ -219,8 +225,8 @@ def _with_defaults(config: dict | None) -> dict | None:
 
 def command(row: str, job: dict) -> str:
     """The command that trains the row's run at the job's seed (under today's recipe)."""
-    preset, overrides = ROWS[row]
-    ov = "".join(f" {o}" for o in [*overrides, *job["extra"]])
+    preset, overrides = row_overrides(row, job)
+    ov = "".join(f" {o}" for o in overrides)
     return f"genlab train {preset} --data {job['data']} --out DIR{ov} train.seed={job['seed']}"
 
 

@@ -14,8 +14,9 @@ CASES = [(name, i) for name, i, kind in ALL_CASES if kind == "image"]
 
 SYNCS = ("item", "tolist", "__bool__", "__float__", "__int__", "__index__", "numpy")
 
-POINT_CASES = [  # the 2-D recipe's parts, each on: clusters, packing, EMA, decay, R1, SN, GP, clipping
+POINT_CASES = [  # the 2-D recipe's parts, each on: clusters, packing, EMA, decay, R1 (lazy too), SN, GP, clipping
     dict(g_hidden=(16,), d_hidden=(16,), z_dim=4, clusters=3, ema=0.9, r1_gamma=1.0),
+    dict(g_hidden=(16,), d_hidden=(16,), z_dim=4, r1_gamma=1.0, r1_every=2),  # lazy: steps with and without
     dict(g_hidden=(16,), d_hidden=(16,), z_dim=4, loss="wgan-gp", spectral_norm=True, d_steps=2),
     dict(g_hidden=(16,), d_hidden=(16,), z_dim=4, loss="wgan", optimizer="rmsprop", pack=1, clusters=0),
 ]
