@@ -212,15 +212,19 @@ def still_valid(runs: list[dict], setting: dict) -> list[dict]:
 
 
 def _with_defaults(config: dict | None) -> dict | None:
-    """A saved run's config with the settings genlab gained since at their defaults (a new setting's
-    default is the behaviour the run had)."""
-    from genlab.config import to_dict
+    """A saved run's config read back as genlab reads a run's (from_dict): the settings genlab gained
+    since at their defaults, the behaviour the run had."""
+    from genlab.config import from_dict, to_dict
+    from genlab.errors import ConfigError
     from genlab.models import MODELS
 
     if not config or config.get("model") not in MODELS:
         return config
-    defaults = json.loads(json.dumps(to_dict(MODELS[config["model"]].Config())))
-    return {**config, "model_config": {**defaults, **config["model_config"]}}
+    try:
+        mc = from_dict(MODELS[config["model"]].Config, config["model_config"], section="model")
+    except ConfigError:  # a setting genlab no longer has: the run is redone
+        return config
+    return {**config, "model_config": json.loads(json.dumps(to_dict(mc)))}
 
 
 def command(row: str, job: dict) -> str:

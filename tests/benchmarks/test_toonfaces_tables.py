@@ -189,6 +189,9 @@ def test_toonfaces_runs_stand_for_their_row_while_what_they_learn_is_the_same(mo
     changed = {**older[0], "config": {**older[0]["config"], "model_config": {**older[0]["config"]["model_config"],
                                                                              "r1_every": 4}}}
     assert run.still_valid([changed], setting) == []
+    gone = {**older[0], "config": {**older[0]["config"], "model_config": {**older[0]["config"]["model_config"],
+                                                                          "a_removed_setting": 1}}}
+    assert run.still_valid([gone], setting) == []  # redone, not a crash
     recipe = MODELS["cgan"].data_recipes["toonfaces"]
     monkeypatch.setitem(MODELS["cgan"].data_recipes, "toonfaces",
                         {**recipe, "model_config": {**recipe["model_config"], "mismatch": True}})
