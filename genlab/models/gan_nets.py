@@ -172,6 +172,9 @@ class DCGANGenerator(nn.Module):
         return h
 
 
+TILE_EMBED = 128  # the width a tiled condition is embedded to (Reed et al. 2016 use 128)
+
+
 class DCGANDiscriminator(nn.Module):
     """(B, C, S, S) -> (B,) raw score (or (B, outputs) scores: SGAN's class logits); C is
     channels * pack with packing."""
@@ -193,9 +196,12 @@ class DCGANDiscriminator(nn.Module):
         layers.append(nn.Conv2d(ch, outputs, sizes[-1], 1, 0))  # (B, ch, s0, s0) -> (B, outputs, 1, 1)
         self.net = nn.Sequential(*layers)
         self.feature_dim = ch * sizes[-1] ** 2
-        # a condition tiled onto the last feature map, mixed in by a 1x1 convolution before the
-        # score (Reed et al. 2016, https://arxiv.org/abs/1605.05396, section 4.1)
-        self.mix = nn.Sequential(nn.Conv2d(ch + tile_dim, ch, 1), nn.LeakyReLU(0.2, True)) if tile_dim else None
+        # a condition embedded (a linear layer and rectification), tiled onto the last feature map
+        # and mixed in by a 1x1 convolution with D's normalisation before the score (Reed et al.
+        # 2016, https://arxiv.org/abs/1605.05396, section 4.1)
+        self.embed = nn.Sequential(nn.Linear(tile_dim, TILE_EMBED), nn.LeakyReLU(0.2, True)) if tile_dim else None
+        self.mix = nn.Sequential(nn.Conv2d(ch + TILE_EMBED, ch, 1, bias=norm == "none"), _norm2d(norm, ch, sizes[-1]),
+                                 nn.LeakyReLU(0.2, True)) if tile_dim else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.judge(x)[0]
@@ -206,7 +212,8 @@ class DCGANDiscriminator(nn.Module):
         a condition tiled onto that map (``tile_dim`` = k)."""
         h = self.net[:-1](x)  # (B, ch, s0, s0)
         if self.mix is not None:
-            h = self.mix(torch.cat([h, tile[:, :, None, None].expand(-1, -1, *h.shape[2:]).to(h.dtype)], 1))
+            e = self.embed(tile.to(h.dtype))  # (B, TILE_EMBED)
+            h = self.mix(torch.cat([h, e[:, :, None, None].expand(-1, -1, *h.shape[2:])], 1))
         out = self.net[-1](h).flatten(1)
         return out.squeeze(1) if out.shape[1] == 1 else out, h.flatten(1)
 
