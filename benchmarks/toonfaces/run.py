@@ -8,6 +8,7 @@ Protocol:
         cgan (projection)        D(x, c) by projection                      (the recipe)
         cgan (tiled)             d_condition=tile: tags tiled onto D's 4 x 4 map
         cgan (matching-aware)    mismatch=true: reals with wrong tags as fakes (GAN-CLS)
+        cgan (tiled, matching-aware)  both: Reed et al. 2016's D and loss together
         acgan (multi-label)      D does not see the tags; a multi-label head predicts them
         dcgan (unconditional)    the same networks without tags; D judges pairs, R1 penalty
   - metrics, in the feature space of the shipped toonfaces tag evaluator: FID, KID, precision and
@@ -52,6 +53,7 @@ ROWS = {  # the rows measured at the previous recipe's 16,000 steps say so
     "cgan (projection, 16,000 steps)": ("cgan", ["train.steps=16000"]),
     "cgan (tiled)": ("cgan", ["d_condition=tile", "train.steps=16000"]),
     "cgan (matching-aware)": ("cgan", ["mismatch=true", "train.steps=16000"]),
+    "cgan (tiled, matching-aware)": ("cgan", ["d_condition=tile", "mismatch=true", "train.steps=16000"]),
     "acgan (multi-label)": ("acgan", ["train.steps=16000"]),
     "dcgan (unconditional)": ("dcgan", []),
 }

@@ -123,7 +123,7 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
     record = json.loads(out.read_text())
     by = {r["row"]: r for r in record["runs"]}
     assert set(by) == {"cgan (projection)", "cgan (projection, 16,000 steps)", "cgan (tiled)", "cgan (matching-aware)",
-                       "acgan (multi-label)", "dcgan (unconditional)"}
+                       "cgan (tiled, matching-aware)", "acgan (multi-label)", "dcgan (unconditional)"}
     for name, r in by.items():  # --quick's steps win over the 16,000 some rows were measured at
         assert r["fid"] > 0 and r["steps"] == 4
         if name.startswith("dcgan"):
@@ -140,6 +140,7 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
         assert all((tmp_path / p).is_file() for p in r["pictures"])
     assert by["cgan (projection)"]["pictures"] and by["dcgan (unconditional)"]["pictures"]
     assert "d_condition=tile" in by["cgan (tiled)"]["command"]
+    assert "d_condition=tile mismatch=true" in by["cgan (tiled, matching-aware)"]["command"]
     # a run trained outside the runner stands for its row when its config is the row's: the same scores
     import genlab
 
