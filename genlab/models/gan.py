@@ -84,8 +84,10 @@ class GANConfig:
     # none | class | clusters | auto (clusters on points when clusters > 0, else none)
     condition: str = "auto"
     # how D sees c: projection (https://arxiv.org/abs/1802.05637) | concat (onto the input) | tile (onto
-    # D's last feature map, dcgan) | none (AC-GAN) | auto (projection; concat for clusters)
+    # a feature map of D, tile_at; dcgan) | none (AC-GAN) | auto (projection; concat for clusters)
     d_condition: str = "auto"
+    # d_condition=tile: the side of D's feature map the condition is tiled onto; 0 = the last (Reed et al.'s 4)
+    tile_at: int = 0
     # how G sees c: input (beside z) | batchnorm (also every batch norm's scale and shift, dcgan; https://arxiv.org/abs/1707.00683)
     g_condition: str = "input"
     # matching-aware D: real images with wrong conditions are fakes too (GAN-CLS, https://arxiv.org/abs/1605.05396)
@@ -131,6 +133,8 @@ class GANConfig:
             raise ConfigError(f"d_condition must be auto, projection, concat, tile or none, got {self.d_condition!r}")
         if not 0 <= self.mapping <= 16 or self.mapping_width <= 0:
             raise ConfigError(f"mapping is 0 to 16 layers and mapping_width > 0, got {self.mapping} and {self.mapping_width}")
+        if self.tile_at < 0:
+            raise ConfigError(f"tile_at must be >= 0 (0: D's last feature map), got {self.tile_at}")
         if self.g_condition not in ("input", "batchnorm"):
             raise ConfigError(f"g_condition must be input or batchnorm, got {self.g_condition!r}")
 
@@ -180,6 +184,8 @@ class GAN(GenerativeModel):
                               "condition (d_condition projection, concat or tile) and a loss other than wgan-gp")
         if self.d_condition == "tile" and c.net != "dcgan":
             raise ConfigError("d_condition=tile tiles the condition onto a feature map: it needs net=dcgan")
+        if c.tile_at and self.d_condition != "tile":
+            raise ConfigError(f"tile_at applies to d_condition=tile; this run's D sees the condition by {self.d_condition}")
         concat = cdim if self.d_condition == "concat" else 0
         tile = cdim * c.pack if self.d_condition == "tile" else 0
         self.latent_dim = c.z_dim + cdim  # G's input: z, then the condition
@@ -193,7 +199,8 @@ class GAN(GenerativeModel):
                 raise ConfigError(f"g_condition=batchnorm conditions G's batch norms; this run's G has norm={g_norm}")
             self.generator = DCGANGenerator(self.latent_dim, spec.shape, c.ngf, g_norm,
                                             cdim if c.g_condition == "batchnorm" else 0)
-            self.discriminator = DCGANDiscriminator(((ch + concat) * c.pack, s, s), c.ndf, norm, self.d_outputs, tile)
+            self.discriminator = DCGANDiscriminator(((ch + concat) * c.pack, s, s), c.ndf, norm, self.d_outputs, tile,
+                                                    c.tile_at)
             self.apply(dcgan_init)
         else:
             self.generator = MLPGenerator(self.latent_dim, spec.shape, c.g_hidden, tanh=image)

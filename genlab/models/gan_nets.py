@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 
+from genlab.errors import ConfigError
 from genlab.models.nets import conv_sizes
 
 
@@ -180,10 +181,14 @@ class DCGANDiscriminator(nn.Module):
     channels * pack with packing."""
 
     def __init__(self, shape: tuple[int, int, int], ndf: int = 64, norm: str = "batch", outputs: int = 1,
-                 tile_dim: int = 0):
+                 tile_dim: int = 0, tile_at: int = 0):
         super().__init__()
         c, s, _ = shape
         sizes = conv_sizes(s)
+        tile_at = tile_at or sizes[-1]
+        if tile_at not in sizes[1:]:
+            raise ConfigError(f"tile_at must be the side of one of D's feature maps ({', '.join(map(str, sizes[1:]))}) "
+                              f"for {s} x {s} images, got {tile_at}")
         layers: list[nn.Module] = []
         ch = c
         for i in range(len(sizes) - 1):
@@ -193,15 +198,17 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(_norm2d(norm, out, sizes[i + 1]))
             layers.append(nn.LeakyReLU(0.2, True))
             ch = out
+            if sizes[i + 1] == tile_at:
+                self.tile_after, tile_ch = len(layers), ch  # the trunk's layers before the tiled map
         layers.append(nn.Conv2d(ch, outputs, sizes[-1], 1, 0))  # (B, ch, s0, s0) -> (B, outputs, 1, 1)
         self.net = nn.Sequential(*layers)
         self.feature_dim = ch * sizes[-1] ** 2
-        # a condition embedded (a linear layer and rectification), tiled onto the last feature map
-        # and mixed in by a 1x1 convolution with D's normalisation before the score (Reed et al.
-        # 2016, https://arxiv.org/abs/1605.05396, section 4.1)
+        # a condition embedded (a linear layer and rectification), tiled onto a feature map (the last
+        # by default) and mixed in by a 1x1 convolution with D's normalisation (Reed et al. 2016,
+        # https://arxiv.org/abs/1605.05396, section 4.1)
         self.embed = nn.Sequential(nn.Linear(tile_dim, TILE_EMBED), nn.LeakyReLU(0.2, True)) if tile_dim else None
-        self.mix = nn.Sequential(nn.Conv2d(ch + TILE_EMBED, ch, 1, bias=norm == "none"), _norm2d(norm, ch, sizes[-1]),
-                                 nn.LeakyReLU(0.2, True)) if tile_dim else None
+        self.mix = nn.Sequential(nn.Conv2d(tile_ch + TILE_EMBED, tile_ch, 1, bias=norm == "none"),
+                                 _norm2d(norm, tile_ch, tile_at), nn.LeakyReLU(0.2, True)) if tile_dim else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.judge(x)[0]
@@ -209,11 +216,12 @@ class DCGANDiscriminator(nn.Module):
     def judge(self, x: torch.Tensor, tile: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(score (B,), features (B, ch * s0 * s0)): the trunk's last feature map, flattened,
         feeds the score head and any other head (a projection, a class head). ``tile`` (B, k):
-        a condition tiled onto that map (``tile_dim`` = k)."""
-        h = self.net[:-1](x)  # (B, ch, s0, s0)
+        a condition tiled onto the map of side ``tile_at`` (``tile_dim`` = k)."""
+        h = self.net[:self.tile_after](x)  # (B, ch_t, t, t): the map the condition is tiled onto
         if self.mix is not None:
             e = self.embed(tile.to(h.dtype))  # (B, TILE_EMBED)
             h = self.mix(torch.cat([h, e[:, :, None, None].expand(-1, -1, *h.shape[2:])], 1))
+        h = self.net[self.tile_after:-1](h)  # (B, ch, s0, s0)
         out = self.net[-1](h).flatten(1)
         return out.squeeze(1) if out.shape[1] == 1 else out, h.flatten(1)
 

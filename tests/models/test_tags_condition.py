@@ -12,7 +12,7 @@ from genlab.data.dataset import DataSpec
 from genlab.errors import ConfigError, GenlabError
 from genlab.models import MODELS
 from genlab.models.conditions import tag_loss, tag_predict
-from genlab.models.gan_nets import TILE_EMBED
+from genlab.models.gan_nets import TILE_EMBED, DCGANDiscriminator
 
 from .tiny import TAG_SPEC, tiny_tagged
 
@@ -146,6 +146,26 @@ def test_the_tiled_d_embeds_the_tags_and_normalises_their_mixing_as_its_other_la
     assert d.embed[0].weight.grad.abs().sum() > 0 and d.mix[0].weight.grad[:, -TILE_EMBED:].abs().sum() > 0
 
 
+def test_the_tags_can_be_tiled_onto_an_earlier_larger_map():
+    """tile_at=8 on 16 x 16 images (maps 8 -> 4): the tags join D's first map, (B, ndf + 128, 8, 8),
+    and the trunk goes on from the mixed map; the last map (4) stays the default."""
+    torch.manual_seed(0)
+    d = DCGANDiscriminator((3, 16, 16), 4, "batch", tile_dim=7, tile_at=8)
+    seen = []
+    d.mix.register_forward_hook(lambda m, args, out: seen.append((args[0].shape, out.shape)))
+    x, c = torch.randn(8, 3, 16, 16), torch.rand(8, 7)
+    score, features = d.judge(x, c)
+    assert seen == [((8, 4 + TILE_EMBED, 8, 8), (8, 4, 8, 8))]
+    assert score.shape == (8,) and features.shape == (8, 8 * 4 * 4)
+    assert not torch.allclose(score, d.judge(x, c.roll(1, 0))[0])
+    score.sum().backward()
+    assert d.embed[0].weight.grad.abs().sum() > 0 and d.net[2].weight.grad.abs().sum() > 0  # the conv after the mix
+    assert DCGANDiscriminator((3, 16, 16), 4, "batch", tile_dim=7).mix[0].out_channels == 8  # default: the 4 x 4 map
+    for side in (16, 5):
+        with pytest.raises(ConfigError, match=r"tile_at must be the side of one of D's feature maps \(8, 4\)"):
+            DCGANDiscriminator((3, 16, 16), 4, "batch", tile_dim=7, tile_at=side)
+
+
 def test_matching_aware_d_counts_reals_with_wrong_tags_as_half_the_fakes():
     """GAN-CLS (Reed et al. 2016, Algorithm 1): L_D = log D(x, h) + (log(1 - D(x, h')) + log(1 - D(G(z), h))) / 2."""
     model = make("cgan", mismatch=True)
@@ -170,6 +190,11 @@ def test_settings_that_do_not_fit_the_tags_are_errors():
     cgan = MODELS["cgan"]
     with pytest.raises(ConfigError, match="tile"):
         cgan(from_dict(cgan.Config, dict(net="mlp", d_single=(), d_condition="tile"), section="model"), TAG_SPEC)
+    with pytest.raises(ConfigError, match="tile_at applies to d_condition=tile"):
+        make("cgan", tile_at=4)  # D by projection
+    with pytest.raises(ConfigError, match="tile_at must be >= 0"):
+        make("cgan", d_condition="tile", tile_at=-1)
+    assert make("cgan", d_condition="tile", tile_at=4).discriminator.tile_after == 2  # the tiny D's one map
     with pytest.raises(ConfigError, match="tagged"):
         cgan(from_dict(cgan.Config, {"condition": "tags"}, section="model"), DataSpec(kind="image", shape=(3, 8, 8)))
 
