@@ -10,6 +10,7 @@ Protocol:
         cgan (matching-aware)    mismatch=true: reals with wrong tags as fakes (GAN-CLS)
         cgan (tiled, matching-aware)  both: Reed et al. 2016's D and loss together
         acgan (multi-label)      D does not see the tags; a multi-label head predicts them
+        acgan (multi-label, 16,000 steps)  the same at the previous recipe's length
         dcgan (unconditional)    the same networks without tags; D judges pairs, R1 penalty
   - metrics, in the feature space of the shipped toonfaces tag evaluator: FID, KID, precision and
     recall of --n-samples samples (tags ~ p(c)) against the test set; tag accuracy per group (hair
@@ -54,7 +55,8 @@ ROWS = {  # the rows measured at the previous recipe's 16,000 steps say so
     "cgan (tiled)": ("cgan", ["d_condition=tile", "train.steps=16000"]),
     "cgan (matching-aware)": ("cgan", ["mismatch=true", "train.steps=16000"]),
     "cgan (tiled, matching-aware)": ("cgan", ["d_condition=tile", "mismatch=true", "train.steps=16000"]),
-    "acgan (multi-label)": ("acgan", ["train.steps=16000"]),
+    "acgan (multi-label)": ("acgan", []),
+    "acgan (multi-label, 16,000 steps)": ("acgan", ["train.steps=16000"]),
     "dcgan (unconditional)": ("dcgan", []),
 }
 PROMPTS = ("blue hair blue eyes", "blue hair green eyes", "blue hair red eyes", "green hair blue eyes",

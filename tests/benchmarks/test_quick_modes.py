@@ -123,7 +123,8 @@ def test_toonfaces_quick(tmp_path, monkeypatch, capsys):
     record = json.loads(out.read_text())
     by = {r["row"]: r for r in record["runs"]}
     assert set(by) == {"cgan (projection)", "cgan (projection, 16,000 steps)", "cgan (tiled)", "cgan (matching-aware)",
-                       "cgan (tiled, matching-aware)", "acgan (multi-label)", "dcgan (unconditional)"}
+                       "cgan (tiled, matching-aware)", "acgan (multi-label)", "acgan (multi-label, 16,000 steps)",
+                       "dcgan (unconditional)"}
     for name, r in by.items():  # --quick's steps win over the 16,000 some rows were measured at
         assert r["fid"] > 0 and r["steps"] == 4
         if name.startswith("dcgan"):

@@ -161,10 +161,11 @@ def test_toonfaces_table_says_which_machine_timed_which_row():
 
 def test_a_row_measured_at_other_steps_pins_them_unless_the_job_sets_them():
     job = {"data": "toonfaces", "extra": ["ngf=4"], "train": {}}
-    assert run.row_overrides("acgan (multi-label)", job) == ("acgan", ["train.steps=16000", "ngf=4"])
+    assert run.row_overrides("acgan (multi-label, 16,000 steps)", job) == ("acgan", ["train.steps=16000", "ngf=4"])
     assert run.command("cgan (tiled)", {**job, "seed": 1}) == (
         "genlab train cgan --data toonfaces --out DIR d_condition=tile train.steps=16000 ngf=4 train.seed=1")
-    assert run.row_config({**job, "row": "acgan (multi-label)"})["steps"] == 16_000
+    assert run.row_config({**job, "row": "acgan (multi-label, 16,000 steps)"})["steps"] == 16_000
+    assert run.row_config({**job, "row": "acgan (multi-label)"})["steps"] == 24_000
     assert run.row_config({**job, "row": "cgan (projection)"})["steps"] == 24_000  # the recipe's
     quick = {**job, "train": {"steps": 4}}
     assert run.row_overrides("cgan (tiled)", quick) == ("cgan", ["d_condition=tile", "ngf=4"])
